@@ -1,0 +1,19 @@
+/**
+ * Jest runs the TypeScript sources directly (swc), as native ESM: it needs
+ * `node --experimental-vm-modules` (see the `jest` script). Plugin fixtures are plain .js/.mjs and
+ * are imported untransformed; their `import 'plugd'` is mapped to the sources.
+ */
+export default {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'es6' } }] },
+  transformIgnorePatterns: ['/node_modules/', '\\.m?js$'],
+  moduleNameMapper: {
+    '^plugd$': '<rootDir>/src/index.ts',
+    '^plugd/testing$': '<rootDir>/src/testing.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  testTimeout: 30000,
+};

@@ -1,0 +1,93 @@
+/**
+ * `plugd check` as a library call: load a directory into a fresh registry, resolve the graph, and
+ * optionally init and close every plugin in throwaway directories. Produces the CONTRACT's JSON
+ * document (section 5), plus the typed errors behind it.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ErrorJSON, PlugdError } from './errors.js';
+import { startPlugins } from './lifecycle.js';
+import { DEFAULT_TIMEOUT, Registry, type PluginRecord } from './registry.js';
+
+/** Options of {@link check}. */
+export interface CheckOptions {
+  /** Also initialize every plugin (in throwaway root/state directories) and close them again. */
+  readonly init?: boolean;
+  /** Milliseconds each module import and each plugin init may take (default 10000). */
+  readonly timeout?: number;
+}
+
+/** A plugin's status in a check: `ok`/`unresolved` without init; `ok`/`failed`/`skipped` with it. */
+export type CheckStatus = 'ok' | 'unresolved' | 'failed' | 'skipped';
+
+/** One plugin in the `plugd check --json` document. */
+export interface CheckPlugin {
+  name: string;
+  type: string;
+  id: string;
+  /** Relative to the checked directory. */
+  file: string;
+  requires: string[];
+  status: CheckStatus;
+}
+
+/** The `plugd check --json` document (CONTRACT section 5). */
+export interface CheckReport {
+  /** True when `errors` is empty. */
+  ok: boolean;
+  /** Every registered plugin: registration order, or init order with `init`. */
+  plugins: CheckPlugin[];
+  /** One entry per problem. */
+  errors: ErrorJSON[];
+  /** What was let through (e.g. under `--allow-insecure`); does not make `ok` false. */
+  warnings: ErrorJSON[];
+}
+
+/** A check's JSON document and the typed errors it was made from. */
+export interface CheckResult {
+  readonly report: CheckReport;
+  /** The typed errors, in report order (with `thrown` and `cause`). */
+  readonly errors: readonly PlugdError[];
+}
+
+/** Checks the plugin directory `dir`. Throws only for an unreadable directory. */
+export async function check(dir: string, options: CheckOptions = {}): Promise<CheckResult> {
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT;
+  const registry = new Registry();
+  const load = await registry.load(dir, { timeout });
+  const records = registry.plugins();
+  const graph = registry.resolve();
+  const errors: PlugdError[] = [...load.errors, ...graph.errors];
+  let plugins: CheckPlugin[];
+  if (options.init === true) {
+    const scratch = await mkdtemp(join(tmpdir(), 'plugd-check-'));
+    try {
+      const meta = await openScratchDatabase(join(scratch, 'meta.db'));
+      const running = await startPlugins(records, graph, { root: join(scratch, 'root'), state: join(scratch, 'state'), timeout, meta });
+      errors.push(...running.errors, ...await running.close());
+      meta.close();
+      const byName = new Map(records.map((r) => [r.name, r]));
+      plugins = running.plugins.map((s) => {
+        const record = byName.get(s.name);
+        return toPlugin(record ?? s, s.status === 'ok' ? 'ok' : s.status === 'failed' ? 'failed' : 'skipped');
+      });
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  } else {
+    plugins = records.map((r) => toPlugin(r, graph.unresolved.has(r.name) ? 'unresolved' : 'ok'));
+  }
+  return { report: { ok: errors.length === 0, plugins, errors: errors.map((e) => e.toJSON()), warnings: [] }, errors };
+}
+
+function toPlugin(p: Pick<PluginRecord, 'name' | 'type' | 'id' | 'file' | 'requires'>, status: CheckStatus): CheckPlugin {
+  return { name: p.name, type: p.type, id: p.id, file: p.file, requires: [...p.requires], status };
+}
+
+async function openScratchDatabase(path: string): Promise<import('better-sqlite3').Database> {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  return db;
+}

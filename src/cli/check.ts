@@ -1,0 +1,33 @@
+/** `plugd check <dir> [--json] [--init] [--timeout <ms>]` (CONTRACT section 5). */
+import { stat } from 'node:fs/promises';
+import { check } from '../check.js';
+import { table, wantsColour } from './output.js';
+import { UsageError, parse, timeoutOption, type Command } from './usage.js';
+
+/** Runs `plugd check`; resolves to the exit status. */
+export const checkCommand: Command = async (args) => {
+  const { values, positionals } = parse(args, {
+    json: { type: 'boolean' },
+    init: { type: 'boolean' },
+    timeout: { type: 'string' },
+  });
+  const [dir, ...extra] = positionals;
+  if (dir === undefined || extra.length > 0) throw new UsageError('usage: plugd check <dir> [--json] [--init] [--timeout <ms>]');
+  const timeout = timeoutOption(values.timeout);
+  const info = await stat(dir).catch(() => undefined);
+  if (info?.isDirectory() !== true) throw new UsageError(`plugd check: "${dir}" is not a readable directory`);
+
+  const { report, errors } = await check(dir, { init: values.init === true, timeout });
+  if (values.json === true) {
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  } else {
+    const colour = wantsColour(process.stdout);
+    const rows = report.plugins.map((p) => [p.type, p.id, p.status, p.file]);
+    let out = rows.length > 0 ? table(['TYPE', 'ID', 'STATUS', 'FILE'], rows, colour, 2) : 'no plugins registered\n';
+    out += errors.length === 0
+      ? `\nok: ${report.plugins.length} plugin(s), no problems\n`
+      : `\n${errors.length} problem(s):\n` + errors.map((e) => `  ${e.code}  ${e.message}\n`).join('');
+    process.stdout.write(out);
+  }
+  return report.ok ? 0 : 1;
+};

@@ -1,0 +1,350 @@
+/**
+ * Every error plugd raises or reports, in one place (like containerd's error block and avvio's
+ * errors file). Each class carries a stable string `code`; messages name the file and/or plugin
+ * and say how to fix the problem. Converting an arbitrary thrown value into one of these errors
+ * never throws, whatever the value is.
+ */
+import { inspect, types } from 'node:util';
+
+/** The stable codes of every error plugd raises or reports. */
+export const ErrorCodes = {
+  /** Importing or evaluating a plugin module failed. */
+  PLUGIN_LOAD: 'E_PLUGIN_LOAD',
+  /** A registration failed the registration schema. */
+  INVALID_REGISTRATION: 'E_INVALID_REGISTRATION',
+  /** A plugin name (`${type}.${id}`) was registered twice. */
+  DUPLICATE_PLUGIN: 'E_DUPLICATE_PLUGIN',
+  /** `register()` was called after its module finished evaluating. */
+  LATE_REGISTRATION: 'E_LATE_REGISTRATION',
+  /** A required type has no usable plugin, or the requirements form a cycle. */
+  DEPENDENCY: 'E_DEPENDENCY',
+  /** A plugin's `init` threw, rejected or timed out. */
+  PLUGIN_INIT: 'E_PLUGIN_INIT',
+  /** A plugin's `close` threw, rejected or timed out (an extension of the CONTRACT's table). */
+  PLUGIN_CLOSE: 'E_PLUGIN_CLOSE',
+  /** The config file or a plugin's config section is invalid. */
+  CONFIG: 'E_CONFIG',
+  /** `register()` was called while no load was in progress (a programmer error). */
+  NO_LOAD: 'E_NO_LOAD',
+  /** A fail-fast load found problems; `errors` holds them. */
+  LOAD_FAILED: 'E_LOAD_FAILED',
+  /** Thrown by a plugin's `init` to say "not applicable here"; never reported as an error. */
+  SKIP_PLUGIN: 'E_SKIP_PLUGIN',
+} as const;
+
+/** One of the stable error codes in {@link ErrorCodes}. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** Why a module failed to load. */
+export type LoadFailureReason = 'throw' | 'syntax' | 'resolve' | 'timeout';
+
+/** Why a plugin's `init` or `close` failed. */
+export type LifecycleFailureReason = 'throw' | 'timeout';
+
+/** One problem found by zod (or by plugd's own checks), in JSON-safe form. */
+export interface ValidationIssue {
+  /** zod's issue code, e.g. `unrecognized_keys`. */
+  readonly code: string;
+  /** Where the problem is, e.g. `['requires', 0]`. */
+  readonly path: readonly (string | number)[];
+  /** What is wrong, in words. */
+  readonly message: string;
+}
+
+/** The JSON form of an error, as `plugd check --json` prints it: never the raw thrown value. */
+export interface ErrorJSON {
+  code: ErrorCode;
+  message: string;
+  file?: string;
+  plugin?: string;
+  firstFile?: string;
+  reason?: LoadFailureReason | LifecycleFailureReason;
+  issues?: ValidationIssue[];
+  missing?: string[];
+  cycle?: string[];
+}
+
+const JSON_FIELDS = ['file', 'plugin', 'firstFile', 'reason', 'issues', 'missing', 'cycle'] as const;
+
+/** The base class of every coded plugd error. */
+export abstract class PlugdError extends Error {
+  /** The stable code of this kind of error. */
+  abstract readonly code: ErrorCode;
+
+  /** The JSON-safe fields of this error (no `thrown`, no `cause`). */
+  toJSON(): ErrorJSON {
+    const out: Record<string, unknown> = { code: this.code, message: this.message };
+    for (const key of JSON_FIELDS) {
+      const value = (this as unknown as Partial<Record<string, unknown>>)[key];
+      if (value !== undefined) out[key] = value;
+    }
+    return out as unknown as ErrorJSON;
+  }
+}
+
+/** Importing or evaluating a plugin module failed (`E_PLUGIN_LOAD`). */
+export class PluginLoadError extends PlugdError {
+  override readonly name = 'PluginLoadError';
+  readonly code = ErrorCodes.PLUGIN_LOAD;
+  /** The plugin file, relative to the plugin directory (POSIX separators). */
+  readonly file: string;
+  /** What went wrong: a thrown value, a syntax error, an unresolvable import, or a timeout. */
+  readonly reason: LoadFailureReason;
+  /** The raw value the module threw or rejected with (in memory only, never serialized). */
+  readonly thrown: unknown;
+
+  constructor(file: string, reason: LoadFailureReason, thrown: unknown, timeoutMs?: number) {
+    super(loadMessage(file, reason, thrown, timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
+    this.file = file;
+    this.reason = reason;
+    this.thrown = thrown;
+  }
+}
+
+function loadMessage(file: string, reason: LoadFailureReason, thrown: unknown, timeoutMs?: number): string {
+  switch (reason) {
+    case 'timeout':
+      return `plugin file "${file}" did not finish loading within ${timeoutMs ?? '?'} ms ` +
+        '(a top-level await that never settles?); make its top level finish or raise --timeout';
+    case 'syntax':
+      return `plugin file "${file}" could not be parsed: ${renderThrown(thrown)}; fix the syntax error`;
+    case 'resolve':
+      return `plugin file "${file}" imports a module that cannot be found: ${renderThrown(thrown)}; ` +
+        'check the import path or install the package';
+    case 'throw':
+      return `plugin file "${file}" threw while loading: ${renderThrown(thrown)}; ` +
+        'fix or catch the failure at the module\'s top level';
+  }
+}
+
+/** A registration failed the registration schema (`E_INVALID_REGISTRATION`). */
+export class InvalidRegistrationError extends PlugdError {
+  override readonly name = 'InvalidRegistrationError';
+  readonly code = ErrorCodes.INVALID_REGISTRATION;
+  /** The plugin file that made the registration. */
+  readonly file: string;
+  /** The plugin's name, when its `type` and `id` were readable. */
+  readonly plugin: string | undefined;
+  /** Every problem found in the registration. */
+  readonly issues: ValidationIssue[];
+
+  constructor(file: string, plugin: string | undefined, issues: ValidationIssue[]) {
+    const what = plugin === undefined ? 'a registration' : `the registration of "${plugin}"`;
+    super(`plugin file "${file}" made an invalid registration: ${what}: ${issues.map(formatIssue).join('; ')}`);
+    this.file = file;
+    this.plugin = plugin;
+    this.issues = issues;
+  }
+}
+
+/** A plugin name was registered twice (`E_DUPLICATE_PLUGIN`). */
+export class DuplicatePluginError extends PlugdError {
+  override readonly name = 'DuplicatePluginError';
+  readonly code = ErrorCodes.DUPLICATE_PLUGIN;
+  /** The file whose registration was refused. */
+  readonly file: string;
+  /** The name registered twice. */
+  readonly plugin: string;
+  /** The file that owns the name (the earlier one in sorted path order). */
+  readonly firstFile: string;
+
+  constructor(file: string, plugin: string, firstFile: string) {
+    const where = file === firstFile ? 'twice in the same file' : `already by "${firstFile}"`;
+    super(`plugin "${plugin}" in "${file}" is registered ${where}; ` +
+      'give one of them another id (the name type.id must be unique)');
+    this.file = file;
+    this.plugin = plugin;
+    this.firstFile = firstFile;
+  }
+}
+
+/** `register()` was called after its module finished evaluating (`E_LATE_REGISTRATION`). */
+export class LateRegistrationError extends PlugdError {
+  override readonly name = 'LateRegistrationError';
+  readonly code = ErrorCodes.LATE_REGISTRATION;
+  /** The file whose module made the call. */
+  readonly file: string;
+  /** The name it tried to register (`?` when unreadable). */
+  readonly plugin: string;
+
+  constructor(file: string, plugin: string) {
+    super(`plugin file "${file}" registered "${plugin}" after the module finished loading; ` +
+      'call register() at the module\'s top level (before any callback or timer)');
+    this.file = file;
+    this.plugin = plugin;
+  }
+}
+
+/** A requirement cannot be met (`E_DEPENDENCY`): a missing type, a cycle, or a failed dependency. */
+export class DependencyError extends PlugdError {
+  override readonly name = 'DependencyError';
+  readonly code = ErrorCodes.DEPENDENCY;
+  /** The plugin whose requirement is not met. */
+  readonly plugin: string;
+  /** The required types that have no usable plugin. */
+  readonly missing: string[] | undefined;
+  /** The members of the dependency cycle, in registration order. */
+  readonly cycle: string[] | undefined;
+
+  constructor(plugin: string, detail: { missing: string[] } | { cycle: string[] }, message?: string) {
+    super(message ?? ('cycle' in detail
+      ? `plugins ${quoteAll(detail.cycle)} require each other in a cycle, so none of them can start; ` +
+        'remove one of their requires'
+      : `plugin "${plugin}" requires ${quoteAll(detail.missing)}, which no registered plugin provides; ` +
+        'add a plugin of that type or remove the requirement'));
+    this.plugin = plugin;
+    this.missing = 'missing' in detail ? detail.missing : undefined;
+    this.cycle = 'cycle' in detail ? detail.cycle : undefined;
+  }
+}
+
+/** A plugin's `init` threw, rejected or did not settle in time (`E_PLUGIN_INIT`). */
+export class PluginInitError extends PlugdError {
+  override readonly name = 'PluginInitError';
+  readonly code = ErrorCodes.PLUGIN_INIT;
+  /** The plugin whose init failed. */
+  readonly plugin: string;
+  /** The file that registered it. */
+  readonly file: string | undefined;
+  /** `throw` (threw or rejected) or `timeout`. */
+  readonly reason: LifecycleFailureReason;
+  /** The raw value thrown (in memory only). */
+  readonly thrown: unknown;
+
+  constructor(plugin: string, file: string | undefined, reason: LifecycleFailureReason, thrown: unknown, timeoutMs?: number) {
+    super(lifecycleMessage('init', plugin, file, reason, thrown, timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
+    this.plugin = plugin;
+    this.file = file;
+    this.reason = reason;
+    this.thrown = thrown;
+  }
+}
+
+/** A plugin's `close` threw, rejected or did not settle in time (`E_PLUGIN_CLOSE`, a plugd extension). */
+export class PluginCloseError extends PlugdError {
+  override readonly name = 'PluginCloseError';
+  readonly code = ErrorCodes.PLUGIN_CLOSE;
+  /** The plugin whose close failed. */
+  readonly plugin: string;
+  /** The file that registered it. */
+  readonly file: string | undefined;
+  /** `throw` (threw or rejected) or `timeout`. */
+  readonly reason: LifecycleFailureReason;
+  /** The raw value thrown (in memory only). */
+  readonly thrown: unknown;
+
+  constructor(plugin: string, file: string | undefined, reason: LifecycleFailureReason, thrown: unknown, timeoutMs?: number) {
+    super(lifecycleMessage('close', plugin, file, reason, thrown, timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
+    this.plugin = plugin;
+    this.file = file;
+    this.reason = reason;
+    this.thrown = thrown;
+  }
+}
+
+function lifecycleMessage(step: 'init' | 'close', plugin: string, file: string | undefined,
+  reason: LifecycleFailureReason, thrown: unknown, timeoutMs?: number): string {
+  const who = `plugin "${plugin}"${file === undefined ? '' : ` (from "${file}")`}`;
+  return reason === 'timeout'
+    ? `${who} did not finish ${step} within ${timeoutMs ?? '?'} ms; make ${step} settle or raise the timeout`
+    : `${who} failed to ${step}: ${renderThrown(thrown)}`;
+}
+
+/** The config file or a plugin's config section is invalid (`E_CONFIG`). */
+export class ConfigError extends PlugdError {
+  override readonly name = 'ConfigError';
+  readonly code = ErrorCodes.CONFIG;
+  /** The plugin whose section is invalid; absent for the config file as a whole. */
+  readonly plugin: string | undefined;
+  /** The config file, when the problem is in one. */
+  readonly file: string | undefined;
+  /** Every problem found. */
+  readonly issues: ValidationIssue[];
+
+  constructor(issues: ValidationIssue[], where: { plugin?: string; file?: string } = {}) {
+    const subject = where.plugin !== undefined ? `the config of plugin "${where.plugin}"` : 'the config';
+    super(`${subject}${where.file === undefined ? '' : ` in "${where.file}"`} is invalid: ${issues.map(formatIssue).join('; ')}`);
+    this.plugin = where.plugin;
+    this.file = where.file;
+    this.issues = issues;
+  }
+}
+
+/** `register()` was called with no load in progress (`E_NO_LOAD`): a programmer error. */
+export class NoLoadInProgressError extends PlugdError {
+  override readonly name = 'NoLoadInProgressError';
+  readonly code = ErrorCodes.NO_LOAD;
+
+  constructor(detail?: string) {
+    super(detail ?? 'register() was called while no plugin load was in progress; register() may only be ' +
+      'called by a plugin module while plugd imports it (use Registry.load() to load a plugin directory)');
+  }
+}
+
+/** A fail-fast load found problems (`E_LOAD_FAILED`); `errors` holds the typed errors. */
+export class LoadFailedError extends AggregateError {
+  override readonly name = 'LoadFailedError';
+  /** Always `E_LOAD_FAILED`. */
+  readonly code = ErrorCodes.LOAD_FAILED;
+  declare readonly errors: PlugdError[];
+
+  constructor(dir: string, errors: PlugdError[]) {
+    super(errors, `loading "${dir}" found ${errors.length} problem(s):\n` + errors.map((e) => `  ${e.code} ${e.message}`).join('\n'));
+  }
+}
+
+/**
+ * Thrown by a plugin's `init` to say "not applicable here" (containerd's `ErrSkipPlugin`): the
+ * plugin is `skipped` with this message as its reason, and no error is reported for it.
+ */
+export class SkipPluginError extends Error {
+  override readonly name = 'SkipPluginError';
+  /** Always `E_SKIP_PLUGIN`: how a SkipPluginError from another copy of plugd is recognized. */
+  readonly code = ErrorCodes.SKIP_PLUGIN;
+}
+
+/** True when `value` is a {@link SkipPluginError} from any copy of plugd. Never throws. */
+export function isSkip(value: unknown): boolean {
+  return types.isNativeError(value) && safeGet(value, 'code') === ErrorCodes.SKIP_PLUGIN;
+}
+
+/**
+ * A readable one-line rendering of any thrown value: `Error: boom` for errors, and `'boom'`, `42`,
+ * `Symbol(x)`, `{ code: 'x' }` for anything else. Never throws, and never runs the value's own
+ * code (no toString, getters, custom inspectors or Proxy traps).
+ */
+export function renderThrown(value: unknown): string {
+  try {
+    if (types.isNativeError(value)) {
+      const name = readString(value, 'name') ?? 'Error';
+      const message = readString(value, 'message') ?? '<unreadable message>';
+      return message === '' ? name : `${name}: ${message}`;
+    }
+    return inspect(value, { depth: 2, breakLength: Infinity, showProxy: true, getters: false, customInspect: false, maxStringLength: 500 });
+  } catch {
+    return '<unrenderable value>';
+  }
+}
+
+function readString(value: unknown, key: string): string | undefined {
+  const v = safeGet(value, key);
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Reads `value[key]` without ever throwing (hostile proxies, throwing getters). */
+export function safeGet(value: unknown, key: PropertyKey): unknown {
+  try {
+    if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined;
+    return Reflect.get(value, key);
+  } catch {
+    return undefined;
+  }
+}
+
+function quoteAll(names: readonly string[]): string {
+  return names.map((n) => `"${n}"`).join(', ');
+}
+
+function formatIssue(issue: ValidationIssue): string {
+  return issue.path.length === 0 ? issue.message : `${issue.path.join('.')}: ${issue.message}`;
+}

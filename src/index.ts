@@ -1,0 +1,25 @@
+/**
+ * plugd: a dynamic filesystem plugin loader for Node.js, modelled on containerd's plugin system.
+ *
+ * A plugin module calls {@link register} at its top level; a host loads a directory of such
+ * modules into a {@link Registry}, orders them by their requirements and initializes them.
+ */
+export { z } from 'zod';
+export { register } from './registration.js';
+export type { Registration, InitContext, ConfigSchema, ValidRegistration } from './registration.js';
+export { Registry, DEFAULT_TIMEOUT } from './registry.js';
+export type { PluginRecord, FileReport, LoadReport, LoadOptions } from './registry.js';
+export { scan, compareFiles } from './scan.js';
+export type { Entry } from './scan.js';
+export { resolveGraph } from './graph.js';
+export type { GraphNode, GraphResult } from './graph.js';
+export { startPlugins } from './lifecycle.js';
+export type { StartOptions, PluginState, PluginStatus, Running } from './lifecycle.js';
+export { check } from './check.js';
+export type { CheckOptions, CheckReport, CheckPlugin, CheckStatus, CheckResult } from './check.js';
+export {
+  ErrorCodes, PlugdError, PluginLoadError, InvalidRegistrationError, DuplicatePluginError,
+  LateRegistrationError, DependencyError, PluginInitError, PluginCloseError, ConfigError,
+  NoLoadInProgressError, LoadFailedError, SkipPluginError, isSkip, renderThrown,
+} from './errors.js';
+export type { ErrorCode, ErrorJSON, ValidationIssue, LoadFailureReason, LifecycleFailureReason } from './errors.js';

@@ -1,0 +1,277 @@
+/**
+ * Initializes plugins in dependency order and closes them in reverse (containerd's init loop):
+ * every init and close bounded by a timeout, every failure recorded, none stopping the others.
+ * A plugin whose required types have no initialized plugin is skipped with an `E_DEPENDENCY`.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Database } from 'better-sqlite3';
+import type { Logger } from 'pino';
+import {
+  ConfigError, DependencyError, PluginCloseError, PluginInitError, isSkip, renderThrown,
+  type LifecycleFailureReason, type PlugdError,
+} from './errors.js';
+import type { GraphResult } from './graph.js';
+import { toIssues, type InitContext } from './registration.js';
+import type { PluginRecord } from './registry.js';
+
+/** Options of {@link startPlugins}. */
+export interface StartOptions {
+  /** Parent of each plugin's `ctx.root` (`<root>/<name>`); a fresh temp dir, removed on close, when absent. */
+  readonly root?: string;
+  /** Parent of each plugin's `ctx.state` (`<state>/<name>`); a fresh temp dir, removed on close, when absent. */
+  readonly state?: string;
+  /** Config sections by plugin name; each is validated by the plugin's schema. */
+  readonly config?: Readonly<Record<string, unknown>>;
+  /** The pino logger whose children the plugins get (silent when absent). */
+  readonly logger?: Logger;
+  /** The shared metadata database handed to every plugin as `ctx.meta`. */
+  readonly meta?: Database;
+  /** Milliseconds each init may take (default 10000). */
+  readonly timeout?: number;
+  /** Milliseconds each close may take (default: `timeout`). */
+  readonly closeTimeout?: number;
+  /** Names of plugins that stay registered but are never initialized. */
+  readonly disabled?: Iterable<string>;
+  /** Called after each plugin's init settled (or was skipped), in init order. */
+  readonly onPlugin?: (state: PluginState) => void;
+}
+
+/** Where a plugin ended up. */
+export type PluginStatus = 'ok' | 'failed' | 'skipped' | 'disabled';
+
+/** One plugin's lifecycle state. */
+export interface PluginState {
+  readonly name: string;
+  readonly type: string;
+  readonly id: string;
+  readonly file: string;
+  readonly requires: readonly string[];
+  /** `ok` (initialized), `failed`, `skipped` (SkipPluginError or unmet requirement) or `disabled`. */
+  readonly status: PluginStatus;
+  /** Why it is not ok (a SkipPluginError's reason is in `skipReason` instead). */
+  readonly error?: PlugdError;
+  /** The message of the SkipPluginError that skipped it. */
+  readonly skipReason?: string;
+  /** Milliseconds its init took. */
+  readonly initMs?: number;
+}
+
+/** Initialized plugins, and the way to close them. */
+export interface Running {
+  /** Every plugin: in init order, then those that could not be ordered (skipped). */
+  readonly plugins: readonly PluginState[];
+  /** The problems found while initializing (failed inits, bad config, unmet requirements). */
+  readonly errors: readonly PlugdError[];
+  /** The instance `init` returned for `name`, while running. */
+  instance(name: string): unknown;
+  /** Closes every initialized plugin in reverse init order; returns the close failures. Idempotent. */
+  close(): Promise<PlugdError[]>;
+}
+
+interface Live {
+  readonly record: PluginRecord;
+  readonly controller: AbortController;
+  readonly instance: unknown;
+}
+
+type Settled<T> = { kind: 'value'; value: T } | { kind: 'thrown'; thrown: unknown } | { kind: 'timeout' };
+
+/** Runs `fn` bounded by `ms`; never throws. `onLate` receives a value that arrives after the timeout. */
+async function bounded<T>(fn: () => T | PromiseLike<T>, ms: number, onLate?: (value: T) => void): Promise<Settled<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const work = new Promise<T>((resolve) => { resolve(fn()); });
+  const timeout = new Promise<{ kind: 'timeout' }>((resolve) => { timer = setTimeout(resolve, ms, { kind: 'timeout' }); });
+  try {
+    const result = await Promise.race([work.then((value): Settled<T> => ({ kind: 'value', value })), timeout]);
+    if (result.kind === 'timeout' && onLate !== undefined) work.then(onLate, () => undefined);
+    return result;
+  } catch (thrown) {
+    return { kind: 'thrown', thrown };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Initializes `plugins` in the order `graph` gives; the graph's unresolved plugins are skipped. */
+export async function startPlugins(plugins: readonly PluginRecord[], graph: GraphResult, options: StartOptions = {}): Promise<Running> {
+  const timeout = options.timeout ?? 10_000;
+  const closeTimeout = options.closeTimeout ?? timeout;
+  const temp: string[] = [];
+  const root = options.root ?? await tempDir('root', temp);
+  const stateDir = options.state ?? await tempDir('state', temp);
+  const logger = options.logger ?? await silentLogger();
+  const disabled = new Set(options.disabled ?? []);
+  const byName = new Map(plugins.map((p) => [p.name, p]));
+  const byType = new Map<string, PluginRecord[]>();
+  for (const p of plugins) byType.set(p.type, [...(byType.get(p.type) ?? []), p]);
+
+  const states = new Map<string, PluginState>();
+  const live: Live[] = [];
+  const okByType = new Map<string, unknown[]>();
+  const errors: PlugdError[] = [];
+  const settle = (state: PluginState): void => {
+    states.set(state.name, state);
+    if (state.error !== undefined && !graph.unresolved.has(state.name)) errors.push(state.error);
+    options.onPlugin?.(state);
+  };
+
+  for (const name of graph.order) {
+    const record = byName.get(name);
+    if (record === undefined) continue;
+    const base = { name, type: record.type, id: record.id, file: record.file, requires: record.requires };
+    if (disabled.has(name)) {
+      settle({ ...base, status: 'disabled' });
+      continue;
+    }
+    const unmet = unmetRequirement(record, byType, states);
+    if (unmet !== undefined) {
+      settle({ ...base, status: 'skipped', error: unmet });
+      continue;
+    }
+    const config = validateConfig(record, options.config?.[name]);
+    if (config instanceof ConfigError) {
+      settle({ ...base, status: 'failed', error: config });
+      continue;
+    }
+    const controller = new AbortController();
+    const ctx = await context(record, config, { root, state: stateDir, logger, meta: options.meta, signal: controller.signal, okByType });
+    const started = performance.now();
+    const result = await bounded(() => record.registration.init(ctx), timeout,
+      (late) => void bounded(() => record.registration.close?.(late), closeTimeout));
+    const initMs = performance.now() - started;
+    if (result.kind === 'value') {
+      live.push({ record, controller, instance: result.value });
+      okByType.set(record.type, [...(okByType.get(record.type) ?? []), result.value]);
+      settle({ ...base, status: 'ok', initMs });
+    } else {
+      controller.abort();
+      if (result.kind === 'thrown' && isSkip(result.thrown)) {
+        settle({ ...base, status: 'skipped', skipReason: renderSkip(result.thrown), initMs });
+      } else {
+        settle({ ...base, status: 'failed', initMs, error: failure(PluginInitError, record, result, timeout) });
+      }
+    }
+  }
+  for (const p of plugins) {
+    const error = graph.unresolved.get(p.name);
+    if (error !== undefined && !states.has(p.name)) {
+      settle({ name: p.name, type: p.type, id: p.id, file: p.file, requires: p.requires, status: 'skipped', error });
+    }
+  }
+
+  let closing: Promise<PlugdError[]> | undefined;
+  return {
+    plugins: [...states.values()],
+    errors,
+    instance: (name) => live.find((l) => l.record.name === name)?.instance,
+    close: () => (closing ??= closeAll(live, closeTimeout).finally(() => Promise.all(temp.map((d) => rm(d, { recursive: true, force: true }))))),
+  };
+}
+
+async function closeAll(live: readonly Live[], timeout: number): Promise<PlugdError[]> {
+  const errors: PlugdError[] = [];
+  for (const { record, controller, instance } of [...live].reverse()) {
+    controller.abort();
+    const close = record.registration.close;
+    if (close === undefined) continue;
+    const result = await bounded(() => close(instance), timeout);
+    if (result.kind !== 'value') errors.push(failure(PluginCloseError, record, result, timeout));
+  }
+  return errors;
+}
+
+function failure(
+  Kind: typeof PluginInitError | typeof PluginCloseError,
+  record: PluginRecord,
+  result: Settled<unknown>,
+  timeout: number,
+): PlugdError {
+  const reason: LifecycleFailureReason = result.kind === 'timeout' ? 'timeout' : 'throw';
+  return new Kind(record.name, record.file, reason, result.kind === 'thrown' ? result.thrown : undefined, timeout);
+}
+
+/** The E_DEPENDENCY of a plugin some of whose required types have no initialized plugin, if any. */
+function unmetRequirement(record: PluginRecord, byType: ReadonlyMap<string, PluginRecord[]>,
+  states: ReadonlyMap<string, PluginState>): DependencyError | undefined {
+  const missing: string[] = [];
+  const blamed: string[] = [];
+  for (const type of record.requires) {
+    if (type === '*') continue;
+    const providers = (byType.get(type) ?? []).map((p) => states.get(p.name));
+    if (providers.some((s) => s?.status === 'ok')) continue;
+    missing.push(type);
+    for (const s of providers) if (s !== undefined) blamed.push(`"${s.name}" is ${s.status}${s.skipReason === undefined ? '' : ` (${s.skipReason})`}`);
+  }
+  if (missing.length === 0) return undefined;
+  return new DependencyError(record.name, { missing },
+    `plugin "${record.name}" was skipped: it requires ${missing.map((t) => `"${t}"`).join(', ')}, ` +
+    `and no plugin of that type is running (${blamed.join(', ')}); fix or enable that plugin first`);
+}
+
+function validateConfig(record: PluginRecord, section: unknown): unknown {
+  const schema = record.registration.config;
+  if (schema === undefined) return section ?? {};
+  try {
+    const result = schema.safeParse(section ?? {});
+    return result.success ? result.data : new ConfigError(toIssues(result.error.issues), { plugin: record.name });
+  } catch (thrown) {
+    return new ConfigError([{ code: 'unreadable', path: [], message: `the config schema threw: ${renderThrown(thrown)}` }], { plugin: record.name });
+  }
+}
+
+interface ContextParts {
+  readonly root: string;
+  readonly state: string;
+  readonly logger: Logger;
+  readonly meta: Database | undefined;
+  readonly signal: AbortSignal;
+  readonly okByType: ReadonlyMap<string, unknown[]>;
+}
+
+async function context(record: PluginRecord, config: unknown, parts: ContextParts): Promise<InitContext> {
+  const { name, type, id, requires } = record;
+  const root = join(parts.root, name);
+  const state = join(parts.state, name);
+  await Promise.all([mkdir(root, { recursive: true }), mkdir(state, { recursive: true })]);
+  const getAll = <T>(wanted: string): T[] => {
+    if (!requires.includes('*') && !requires.includes(wanted)) {
+      throw new DependencyError(name, { missing: [wanted] },
+        `plugin "${name}" asked for "${wanted}", which is not in its requires; add it to requires`);
+    }
+    return [...(parts.okByType.get(wanted) ?? [])] as T[];
+  };
+  return {
+    name, type, id, config, root, state,
+    log: parts.logger.child({ plugin: name }),
+    meta: parts.meta,
+    signal: parts.signal,
+    getAll,
+    get: <T>(wanted: string): T => {
+      const all = getAll<T>(wanted);
+      if (all.length !== 1) {
+        throw new DependencyError(name, { missing: [wanted] },
+          `plugin "${name}" asked for the one plugin of type "${wanted}", but ${all.length} are running; use ctx.getAll()`);
+      }
+      return all[0] as T;
+    },
+  };
+}
+
+function renderSkip(thrown: unknown): string {
+  const message = (thrown as { message?: unknown }).message;
+  return typeof message === 'string' ? message : renderThrown(thrown);
+}
+
+async function tempDir(kind: string, created: string[]): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `plugd-${kind}-`));
+  created.push(dir);
+  return dir;
+}
+
+async function silentLogger(): Promise<Logger> {
+  const { pino } = await import('pino');
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,172 @@
+/**
+ * The guarded registry (containerd's plugin map, done right): modules are committed in sorted
+ * file order, all or nothing, so which file owns a name never depends on import timing.
+ */
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DuplicatePluginError, LoadFailedError, PluginLoadError, type LateRegistrationError, type PlugdError } from './errors.js';
+import { evaluate, type ModuleOutcome } from './evaluate.js';
+import { resolveGraph, type GraphResult } from './graph.js';
+import { startPlugins, type Running, type StartOptions } from './lifecycle.js';
+import type { ValidRegistration } from './registration.js';
+import { scan, type Entry } from './scan.js';
+
+/** A plugin the registry accepted. */
+export interface PluginRecord {
+  /** `${type}.${id}`. */
+  readonly name: string;
+  /** What kind of thing it provides. */
+  readonly type: string;
+  /** Which one it is. */
+  readonly id: string;
+  /** The types it needs first (`['*']`: after all others). */
+  readonly requires: readonly string[];
+  /** The file that registered it, relative to its plugin directory. */
+  readonly file: string;
+  /** The plugin directory it was loaded from (absolute). */
+  readonly dir: string;
+  /** The validated registration. */
+  readonly registration: ValidRegistration;
+}
+
+/** What became of one plugin file in a load. */
+export interface FileReport {
+  /** Relative to the plugin directory, POSIX separators. */
+  readonly file: string;
+  /** `loaded` when its module was accepted, else `failed`. */
+  readonly status: 'loaded' | 'failed';
+  /** The names it registered (accepted ones only). */
+  readonly plugins: readonly string[];
+  /** Its problems (late registrations included). */
+  readonly errors: readonly PlugdError[];
+}
+
+/** The result of {@link Registry.load}. */
+export interface LoadReport {
+  /** The plugin directory (absolute). */
+  readonly dir: string;
+  /** True when no problem was found. */
+  readonly ok: boolean;
+  /** One entry per plugin file, in sorted order. */
+  readonly files: readonly FileReport[];
+  /** The plugins this load added, in registration order. */
+  readonly plugins: readonly PluginRecord[];
+  /** Every problem, in file order. */
+  readonly errors: readonly PlugdError[];
+  /** Wall time of the load, in milliseconds. */
+  readonly durationMs: number;
+}
+
+/** Options of {@link Registry.load}. */
+export interface LoadOptions {
+  /** Milliseconds each module may take to import and evaluate (default 10000). */
+  readonly timeout?: number;
+  /** Throw a {@link LoadFailedError} (an AggregateError of the typed errors) instead of reporting. */
+  readonly failFast?: boolean;
+  /** Called for a late registration that arrives after the load returned. */
+  readonly onLateRegistration?: (error: LateRegistrationError) => void;
+}
+
+/** The default bound on a module's import and a plugin's init, in milliseconds. */
+export const DEFAULT_TIMEOUT = 10_000;
+
+/**
+ * A set of plugins, keyed by name. Several registries can coexist in one process; each load
+ * evaluates every module afresh.
+ */
+export class Registry {
+  readonly #plugins = new Map<string, PluginRecord>();
+  #loading = false;
+
+  /** Every accepted plugin, in registration order. */
+  plugins(): PluginRecord[] {
+    return [...this.#plugins.values()];
+  }
+
+  /** The plugin called `name`, if registered. */
+  get(name: string): PluginRecord | undefined {
+    return this.#plugins.get(name);
+  }
+
+  /** How many plugins are registered. */
+  get size(): number {
+    return this.#plugins.size;
+  }
+
+  /**
+   * Scans `dir`, imports every plugin entry in parallel, and commits the modules in sorted file
+   * order. Returns a report of every file and problem (or throws with `failFast`).
+   */
+  async load(dir: string, options: LoadOptions = {}): Promise<LoadReport> {
+    if (this.#loading) throw new Error('Registry.load() is already running on this registry; await it first');
+    this.#loading = true;
+    try {
+      const start = performance.now();
+      const root = resolve(dir);
+      const entries = await scan(root);
+      return await this.loadEntries(root, entries, options, start);
+    } finally {
+      this.#loading = false;
+    }
+  }
+
+  /** {@link load} on an already scanned list of entries (sorted by `file`). */
+  async loadEntries(dir: string, entries: readonly Entry[], options: LoadOptions = {}, start = performance.now()): Promise<LoadReport> {
+    const late: LateRegistrationError[] = [];
+    let returned = false;
+    const onLate = (error: LateRegistrationError): void => {
+      if (!returned) late.push(error);
+      else options.onLateRegistration?.(error);
+    };
+    const outcomes = await evaluate(dir, entries, { timeout: options.timeout ?? DEFAULT_TIMEOUT, onLate });
+    // Registrations scheduled by a module on a timer or setImmediate count as late; let them land.
+    await new Promise((r) => setTimeout(r, 0));
+    await new Promise((r) => setImmediate(r));
+    const report = this.#commit(dir, outcomes, late, performance.now() - start);
+    returned = true;
+    if (options.failFast === true && !report.ok) throw new LoadFailedError(dir, [...report.errors]);
+    return report;
+  }
+
+  /** Orders the registered plugins by their requirements (see {@link resolveGraph}). */
+  resolve(): GraphResult {
+    return resolveGraph(this.plugins());
+  }
+
+  /** Initializes the registered plugins in dependency order (see {@link startPlugins}). */
+  async start(options: StartOptions = {}): Promise<Running> {
+    const plugins = this.plugins();
+    return startPlugins(plugins, resolveGraph(plugins), options);
+  }
+
+  #commit(dir: string, outcomes: readonly ModuleOutcome[], late: readonly LateRegistrationError[], durationMs: number): LoadReport {
+    const files: FileReport[] = [];
+    const plugins: PluginRecord[] = [];
+    const errors: PlugdError[] = [];
+    for (const outcome of outcomes) {
+      if (outcome.vanished) continue;
+      const { file } = outcome.entry;
+      const problems: PlugdError[] = [...outcome.errors];
+      // A module that failed to evaluate registered nothing for sure; one that evaluated has its
+      // clashes with earlier files reported too, even when it is refused for another reason.
+      if (!problems.some((e) => e instanceof PluginLoadError)) {
+        for (const reg of outcome.registrations) {
+          const owner = this.#plugins.get(reg.name);
+          if (owner !== undefined) problems.push(new DuplicatePluginError(file, reg.name, owner.file));
+        }
+      }
+      const accepted = problems.length === 0;
+      if (accepted) {
+        for (const reg of outcome.registrations) {
+          const record: PluginRecord = { name: reg.name, type: reg.type, id: reg.id, requires: reg.requires, file, dir, registration: reg };
+          this.#plugins.set(reg.name, record);
+          plugins.push(record);
+        }
+      }
+      problems.push(...late.filter((e) => e.file === file));
+      errors.push(...problems);
+      files.push({ file, status: accepted ? 'loaded' : 'failed', plugins: accepted ? outcome.registrations.map((r) => r.name) : [], errors: problems });
+    }
+    return { dir, ok: errors.length === 0, files, plugins, errors, durationMs };
+  }
+}
