@@ -15,5 +15,6 @@ export default {
     '^plugd/testing$': '<rootDir>/src/testing.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
+  setupFilesAfterEnv: ['<rootDir>/test/support/setup.ts'],
   testTimeout: 30000,
 };

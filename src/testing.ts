@@ -14,6 +14,9 @@
  * ```
  */
 import { isDeepStrictEqual } from 'node:util';
+// Link plugd's whole public module graph before any plugin imports 'plugd': Jest's ESM loader
+// fails ("request for 'zod' is not in cache") when parallel imports link the same new graph.
+import './index.js';
 import { check, type CheckOptions, type CheckResult } from './check.js';
 import type { ErrorJSON } from './errors.js';
 
