@@ -95,7 +95,7 @@ export function validateRegistration(raw: unknown, file: string): ValidRegistrat
   try {
     result = schema.safeParse(raw);
   } catch (thrown) {
-    throw new InvalidRegistrationError(file, undefined, [{ code: 'unreadable', path: [], message: `the registration could not be read: ${renderThrown(thrown)}` }]);
+    throw new InvalidRegistrationError(file, nameOf(raw), [{ code: 'unreadable', path: [], message: `the registration could not be read: ${renderThrown(thrown)}` }]);
   }
   if (!result.success) {
     throw new InvalidRegistrationError(file, nameOf(raw), toIssues(result.error.issues));

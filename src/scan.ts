@@ -4,6 +4,7 @@
  * `node_modules` are ignored. Entries come back in sorted relative-path order, which is the order
  * that decides duplicates.
  */
+import { stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import fg from 'fast-glob';
 
@@ -20,6 +21,9 @@ const PATTERNS = ['*.js', '*.mjs', '*/index.js', '*/index.mjs'];
 /** Lists the plugin entries of `dir`, sorted by relative path (code-unit order, locale-free). */
 export async function scan(dir: string): Promise<Entry[]> {
   const root = resolve(dir);
+  // fast-glob lists a missing directory as empty: fail as it does for a file (ENOTDIR) instead,
+  // so that a mistyped plugin directory is never reported as "no plugins, no problems".
+  await stat(root);
   const files = await fg(PATTERNS, { cwd: root, dot: false, onlyFiles: true, ignore: ['node_modules/**'], followSymbolicLinks: true });
   files.sort(compareFiles);
   const prefix = root.endsWith(sep) ? root : root + sep;
