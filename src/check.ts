@@ -58,7 +58,7 @@ export async function check(dir: string, options: CheckOptions = {}): Promise<Ch
   const load = await registry.load(dir, { timeout });
   const records = registry.plugins();
   const graph = registry.resolve();
-  const errors: PlugdError[] = [...load.errors, ...graph.errors];
+  const errors: PlugdError[] = [...load.errors];
   let plugins: CheckPlugin[];
   if (options.init === true) {
     const scratch = await mkdtemp(join(tmpdir(), 'plugd-check-'));
@@ -76,6 +76,7 @@ export async function check(dir: string, options: CheckOptions = {}): Promise<Ch
       await rm(scratch, { recursive: true, force: true });
     }
   } else {
+    errors.push(...graph.errors);
     plugins = records.map((r) => toPlugin(r, graph.unresolved.has(r.name) ? 'unresolved' : 'ok'));
   }
   return { report: { ok: errors.length === 0, plugins, errors: errors.map((e) => e.toJSON()), warnings: [] }, errors };

@@ -28,6 +28,8 @@ export const ErrorCodes = {
   NO_LOAD: 'E_NO_LOAD',
   /** A fail-fast load found problems; `errors` holds them. */
   LOAD_FAILED: 'E_LOAD_FAILED',
+  /** `Registry.load()` was called while another load of the same registry was running. */
+  REGISTRY_BUSY: 'E_REGISTRY_BUSY',
   /** Thrown by a plugin's `init` to say "not applicable here"; never reported as an error. */
   SKIP_PLUGIN: 'E_SKIP_PLUGIN',
 } as const;
@@ -281,6 +283,16 @@ export class NoLoadInProgressError extends PlugdError {
   }
 }
 
+/** `Registry.load()` was called while the same registry was loading (`E_REGISTRY_BUSY`): a programmer error. */
+export class RegistryBusyError extends PlugdError {
+  override readonly name = 'RegistryBusyError';
+  readonly code = ErrorCodes.REGISTRY_BUSY;
+
+  constructor(dir: string) {
+    super(`cannot load "${dir}": this registry is already loading; await the running load() first`);
+  }
+}
+
 /** A fail-fast load found problems (`E_LOAD_FAILED`); `errors` holds the typed errors. */
 export class LoadFailedError extends AggregateError {
   override readonly name = 'LoadFailedError';
@@ -316,7 +328,8 @@ export function isSkip(value: unknown): boolean {
 export function renderThrown(value: unknown): string {
   try {
     if (types.isNativeError(value)) {
-      const name = readString(value, 'name') ?? 'Error';
+      const rawName = readString(value, 'name');
+      const name = rawName === undefined || rawName === '' ? 'Error' : rawName;
       const message = readString(value, 'message') ?? '<unreadable message>';
       return message === '' ? name : `${name}: ${message}`;
     }

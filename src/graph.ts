@@ -15,7 +15,7 @@ export interface GraphNode {
 
 /** The ordered plugins and the ones whose requirements cannot be met. */
 export interface GraphResult {
-  /** Names of the resolvable plugins, in init order. */
+  /** Names of the resolvable plugins (and the disabled ones, at their place), in init order. */
   readonly order: readonly string[];
   /** Names of the unresolvable plugins, each with the error that says why. */
   readonly unresolved: ReadonlyMap<string, DependencyError>;
@@ -23,8 +23,19 @@ export interface GraphResult {
   readonly errors: readonly DependencyError[];
 }
 
+/** Options of {@link resolveGraph}. */
+export interface GraphOptions {
+  /**
+   * Plugins that stay registered but will not be initialized: they keep their place in `order`
+   * (so a lifecycle can mark them), are never a usable dependency, and their own unmet
+   * requirements are not reported.
+   */
+  readonly disabled?: ReadonlySet<string>;
+}
+
 /** Orders `nodes`, given in registration order. */
-export function resolveGraph(nodes: readonly GraphNode[]): GraphResult {
+export function resolveGraph(nodes: readonly GraphNode[], options: GraphOptions = {}): GraphResult {
+  const disabled = options.disabled ?? new Set<string>();
   const n = nodes.length;
   const byType = new Map<string, number[]>();
   nodes.forEach((node, i) => {
@@ -54,26 +65,37 @@ export function resolveGraph(nodes: readonly GraphNode[]): GraphResult {
 
   const ok = new Uint8Array(n);
   const resolved: string[] = [];
+  const whyNot = (p: number): string => {
+    const name = nodes[p]?.name ?? '';
+    return isStar[p] === true ? 'runs after all others ("*")' : disabled.has(name) ? 'is disabled' : 'is unresolved';
+  };
   for (const i of order) {
     const node = nodes[i];
     if (node === undefined) continue;
+    if (disabled.has(node.name)) {
+      resolved.push(node.name);
+      continue;
+    }
     const absent: string[] = [];
-    const unusable: string[] = [];
+    const blocked: string[] = [];
     if (isStar[i] !== true) {
       for (const type of node.requires) {
         const providers = byType.get(type);
         if (providers === undefined) absent.push(type);
-        else if (providers.some((p) => isStar[p] === true) || !providers.some((p) => ok[p] === 1)) unusable.push(type);
+        else if (providers.some((p) => isStar[p] === true) || !providers.some((p) => ok[p] === 1)) {
+          blocked.push(`"${type}" (${providers.map((p) => `"${nodes[p]?.name ?? ''}" ${whyNot(p)}`).join(', ')})`);
+          absent.push(type);
+        }
       }
     }
-    if (absent.length === 0 && unusable.length === 0) {
+    if (absent.length === 0) {
       ok[i] = 1;
       resolved.push(node.name);
-    } else {
-      const error = unmetError(node.name, absent, unusable, 'unresolved, or runs after all others ("*")');
-      unresolved.set(node.name, error);
-      errors.push(error);
+      continue;
     }
+    const error = unmetError(node.name, absent, blocked);
+    unresolved.set(node.name, error);
+    errors.push(error);
   }
   const position = new Map(nodes.map((node, i) => [node.name, i]));
   errors.sort((a, b) => (position.get(a.plugin) ?? 0) - (position.get(b.plugin) ?? 0));
@@ -81,17 +103,18 @@ export function resolveGraph(nodes: readonly GraphNode[]): GraphResult {
 }
 
 /**
- * The error of a plugin whose required types have no plugin at all (`absent`) or no usable one
- * (`unusable`, each of whose plugins is `why`).
+ * The error of a plugin whose required types (`missing`) have no usable plugin; `blocked`
+ * describes those that have plugins, none usable, and why.
  */
-export function unmetError(plugin: string, absent: readonly string[], unusable: readonly string[], why: string): DependencyError {
-  const parts = [
-    ...absent.map((t) => `"${t}" (no plugin of that type is registered)`),
-    ...unusable.map((t) => `"${t}" (its plugins are ${why})`),
-  ];
-  return new DependencyError(plugin, { missing: [...absent, ...unusable] },
+function unmetError(plugin: string, missing: readonly string[], blocked: readonly string[]): DependencyError {
+  const unregistered = missing.length - blocked.length;
+  const parts = [...blocked];
+  if (unregistered > 0) {
+    parts.unshift(missing.filter((t) => !blocked.some((b) => b.startsWith(`"${t}" (`))).map((t) => `"${t}" (no plugin of that type is registered)`).join(', '));
+  }
+  return new DependencyError(plugin, { missing: [...missing] },
     `plugin "${plugin}" cannot start: it requires ${parts.join(', ')}; ` +
-    (absent.length > 0 ? 'add a plugin of that type or remove the requirement' : 'fix the plugins it requires first'));
+    (unregistered > 0 ? 'add a plugin of that type or remove the requirement' : 'fix or enable the plugins it requires first'));
 }
 
 /** Post-order DFS from each included node in index order: each node comes after what it requires. */

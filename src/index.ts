@@ -20,6 +20,6 @@ export type { CheckOptions, CheckReport, CheckPlugin, CheckStatus, CheckResult }
 export {
   ErrorCodes, PlugdError, PluginLoadError, InvalidRegistrationError, DuplicatePluginError,
   LateRegistrationError, DependencyError, PluginInitError, PluginCloseError, ConfigError,
-  NoLoadInProgressError, LoadFailedError, SkipPluginError, isSkip, renderThrown,
+  NoLoadInProgressError, RegistryBusyError, LoadFailedError, SkipPluginError, isSkip, renderThrown,
 } from './errors.js';
 export type { ErrorCode, ErrorJSON, ValidationIssue, LoadFailureReason, LifecycleFailureReason } from './errors.js';

@@ -3,7 +3,8 @@
  * every init and close bounded by a timeout, every failure recorded, none stopping the others.
  * A plugin whose required types have no initialized plugin is skipped with an `E_DEPENDENCY`.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -63,7 +64,10 @@ export interface PluginState {
 export interface Running {
   /** Every plugin: in init order, then those that could not be ordered (skipped). */
   readonly plugins: readonly PluginState[];
-  /** The problems found while initializing (failed inits, bad config, unmet requirements). */
+  /**
+   * Every distinct error behind a plugin that is not ok (failed inits, bad config, unmet
+   * requirements and cycles - a cycle's error once), in the order the plugins were settled.
+   */
   readonly errors: readonly PlugdError[];
   /** The instance `init` returned for `name`, while running. */
   instance(name: string): unknown;
@@ -82,6 +86,7 @@ type Settled<T> = { kind: 'value'; value: T } | { kind: 'thrown'; thrown: unknow
 /** Runs `fn` bounded by `ms`; never throws. `onLate` receives a value that arrives after the timeout. */
 async function bounded<T>(fn: () => T | PromiseLike<T>, ms: number, onLate?: (value: T) => void): Promise<Settled<T>> {
   let timer: NodeJS.Timeout | undefined;
+  ms = clampTimeout(ms);
   const work = new Promise<T>((resolve) => { resolve(fn()); });
   const timeout = new Promise<{ kind: 'timeout' }>((resolve) => { timer = setTimeout(resolve, ms, { kind: 'timeout' }); });
   try {
@@ -95,7 +100,16 @@ async function bounded<T>(fn: () => T | PromiseLike<T>, ms: number, onLate?: (va
   }
 }
 
-/** Initializes `plugins` in the order `graph` gives; the graph's unresolved plugins are skipped. */
+/** Node timers take 1 ms to 2^31-1 ms; anything else fires after 1 ms. Infinity means "the longest". */
+export function clampTimeout(ms: number): number {
+  return Number.isNaN(ms) ? 1 : Math.min(Math.max(ms, 1), 2_147_483_647);
+}
+
+/**
+ * Initializes `plugins` in the order `graph` gives (disabled ones are marked, not started); the
+ * graph's unresolved plugins are skipped. If the host's own callback throws, whatever started is
+ * closed before the error propagates.
+ */
 export async function startPlugins(plugins: readonly PluginRecord[], graph: GraphResult, options: StartOptions = {}): Promise<Running> {
   const timeout = options.timeout ?? 10_000;
   const closeTimeout = options.closeTimeout ?? timeout;
@@ -114,52 +128,61 @@ export async function startPlugins(plugins: readonly PluginRecord[], graph: Grap
   const errors: PlugdError[] = [];
   const settle = (state: PluginState): void => {
     states.set(state.name, state);
-    if (state.error !== undefined && !graph.unresolved.has(state.name)) errors.push(state.error);
+    if (state.error !== undefined && !errors.includes(state.error)) errors.push(state.error);
     options.onPlugin?.(state);
   };
 
-  for (const name of graph.order) {
-    const record = byName.get(name);
-    if (record === undefined) continue;
-    const base = { name, type: record.type, id: record.id, file: record.file, requires: record.requires };
-    if (disabled.has(name)) {
-      settle({ ...base, status: 'disabled' });
-      continue;
-    }
-    const unmet = unmetRequirement(record, byType, states);
-    if (unmet !== undefined) {
-      settle({ ...base, status: 'skipped', error: unmet });
-      continue;
-    }
-    const config = validateConfig(record, options.config?.[name]);
-    if (config instanceof ConfigError) {
-      settle({ ...base, status: 'failed', error: config });
-      continue;
-    }
-    const controller = new AbortController();
-    const ctx = await context(record, config, { root, state: stateDir, logger, meta: options.meta, signal: controller.signal, okByType });
-    const started = performance.now();
-    const result = await bounded(() => record.registration.init(ctx), timeout,
-      (late) => void bounded(() => record.registration.close?.(late), closeTimeout));
-    const initMs = performance.now() - started;
-    if (result.kind === 'value') {
-      live.push({ record, controller, instance: result.value });
-      okByType.set(record.type, [...(okByType.get(record.type) ?? []), result.value]);
-      settle({ ...base, status: 'ok', initMs });
-    } else {
-      controller.abort();
-      if (result.kind === 'thrown' && isSkip(result.thrown)) {
-        settle({ ...base, status: 'skipped', skipReason: renderSkip(result.thrown), initMs });
+  try {
+    for (const name of graph.order) {
+      const record = byName.get(name);
+      if (record === undefined) continue;
+      const base = { name, type: record.type, id: record.id, file: record.file, requires: record.requires };
+      if (disabled.has(name)) {
+        settle({ ...base, status: 'disabled' });
+        continue;
+      }
+      const unmet = graph.unresolved.get(name) ?? unmetRequirement(record, byType, states);
+      if (unmet !== undefined) {
+        settle({ ...base, status: 'skipped', error: unmet });
+        continue;
+      }
+      const config = validateConfig(record, options.config?.[name]);
+      if (config instanceof ConfigError) {
+        settle({ ...base, status: 'failed', error: config });
+        continue;
+      }
+      const controller = new AbortController();
+      const ctx = context(record, config, { root, state: stateDir, logger, meta: options.meta, signal: controller.signal, okByType });
+      const started = performance.now();
+      const result = await bounded(() => record.registration.init(ctx), timeout,
+        (late) => void bounded(() => record.registration.close?.(late), closeTimeout));
+      const initMs = performance.now() - started;
+      if (result.kind === 'value') {
+        live.push({ record, controller, instance: result.value });
+        okByType.set(record.type, [...(okByType.get(record.type) ?? []), result.value]);
+        settle({ ...base, status: 'ok', initMs });
       } else {
-        settle({ ...base, status: 'failed', initMs, error: failure(PluginInitError, record, result, timeout) });
+        controller.abort();
+        if (result.kind === 'thrown' && isSkip(result.thrown)) {
+          settle({ ...base, status: 'skipped', skipReason: renderSkip(result.thrown), initMs });
+        } else {
+          settle({ ...base, status: 'failed', initMs, error: failure(PluginInitError, record, result, timeout) });
+        }
       }
     }
-  }
-  for (const p of plugins) {
-    const error = graph.unresolved.get(p.name);
-    if (error !== undefined && !states.has(p.name)) {
-      settle({ name: p.name, type: p.type, id: p.id, file: p.file, requires: p.requires, status: 'skipped', error });
+    for (const p of plugins) {
+      const error = graph.unresolved.get(p.name);
+      if (error !== undefined && !states.has(p.name)) {
+        const base = { name: p.name, type: p.type, id: p.id, file: p.file, requires: p.requires };
+        // A disabled plugin stays `disabled`, whether or not its requirements could have been met.
+        settle(disabled.has(p.name) ? { ...base, status: 'disabled' } : { ...base, status: 'skipped', error });
+      }
     }
+  } catch (error) {
+    // Only the host's own callback can get here: close what started, leave nothing behind.
+    await closeAll(live, closeTimeout);
+    await Promise.all(temp.map((d) => rm(d, { recursive: true, force: true })));
+    throw error;
   }
 
   let closing: Promise<PlugdError[]> | undefined;
@@ -231,11 +254,8 @@ interface ContextParts {
   readonly okByType: ReadonlyMap<string, unknown[]>;
 }
 
-async function context(record: PluginRecord, config: unknown, parts: ContextParts): Promise<InitContext> {
+function context(record: PluginRecord, config: unknown, parts: ContextParts): InitContext {
   const { name, type, id, requires } = record;
-  const root = join(parts.root, name);
-  const state = join(parts.state, name);
-  await Promise.all([mkdir(root, { recursive: true }), mkdir(state, { recursive: true })]);
   const getAll = <T>(wanted: string): T[] => {
     if (!requires.includes('*') && !requires.includes(wanted)) {
       throw new DependencyError(name, { missing: [wanted] },
@@ -243,8 +263,14 @@ async function context(record: PluginRecord, config: unknown, parts: ContextPart
     }
     return [...(parts.okByType.get(wanted) ?? [])] as T[];
   };
+  const root = lazyDir(join(parts.root, name));
+  const state = lazyDir(join(parts.state, name));
   return {
-    name, type, id, config, root, state,
+    name, type, id, config,
+    // Created on first use: most plugins never touch them, and two mkdirs per plugin would be
+    // most of the lifecycle's cost. A failure to create one fails the plugin's init.
+    get root() { return root(); },
+    get state() { return state(); },
     log: parts.logger.child({ plugin: name }),
     meta: parts.meta,
     signal: parts.signal,
@@ -257,6 +283,16 @@ async function context(record: PluginRecord, config: unknown, parts: ContextPart
       }
       return all[0] as T;
     },
+  };
+}
+
+/** A getter for `dir` that creates it on first use (once per context). */
+function lazyDir(dir: string): () => string {
+  let made = false;
+  return () => {
+    if (!made) mkdirSync(dir, { recursive: true });
+    made = true;
+    return dir;
   };
 }
 

@@ -2,9 +2,9 @@
  * The guarded registry (containerd's plugin map, done right): modules are committed in sorted
  * file order, all or nothing, so which file owns a name never depends on import timing.
  */
-import { resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DuplicatePluginError, LoadFailedError, PluginLoadError, type LateRegistrationError, type PlugdError } from './errors.js';
+import { DuplicatePluginError, LoadFailedError, PluginLoadError, RegistryBusyError, type LateRegistrationError, type PlugdError } from './errors.js';
 import { evaluate, type ModuleOutcome } from './evaluate.js';
 import { resolveGraph, type GraphResult } from './graph.js';
 import { startPlugins, type Running, type StartOptions } from './lifecycle.js';
@@ -61,7 +61,10 @@ export interface LoadReport {
 export interface LoadOptions {
   /** Milliseconds each module may take to import and evaluate (default 10000). */
   readonly timeout?: number;
-  /** Throw a {@link LoadFailedError} (an AggregateError of the typed errors) instead of reporting. */
+  /**
+   * Throw a {@link LoadFailedError} (an AggregateError of the typed errors) instead of reporting,
+   * and commit nothing: the registry is left as it was.
+   */
   readonly failFast?: boolean;
   /** Called for a late registration that arrives after the load returned. */
   readonly onLateRegistration?: (error: LateRegistrationError) => void;
@@ -98,7 +101,7 @@ export class Registry {
    * order. Returns a report of every file and problem (or throws with `failFast`).
    */
   async load(dir: string, options: LoadOptions = {}): Promise<LoadReport> {
-    if (this.#loading) throw new Error('Registry.load() is already running on this registry; await it first');
+    if (this.#loading) throw new RegistryBusyError(dir);
     this.#loading = true;
     try {
       const start = performance.now();
@@ -122,24 +125,28 @@ export class Registry {
     // Registrations scheduled by a module on a timer or setImmediate count as late; let them land.
     await new Promise((r) => setTimeout(r, 0));
     await new Promise((r) => setImmediate(r));
-    const report = this.#commit(dir, outcomes, late, performance.now() - start);
+    const { report, added } = this.#evaluateCommit(dir, outcomes, late, performance.now() - start);
     returned = true;
     if (options.failFast === true && !report.ok) throw new LoadFailedError(dir, [...report.errors]);
+    for (const record of added) this.#plugins.set(record.name, record);
     return report;
   }
 
   /** Orders the registered plugins by their requirements (see {@link resolveGraph}). */
-  resolve(): GraphResult {
-    return resolveGraph(this.plugins());
+  resolve(options: { disabled?: Iterable<string> } = {}): GraphResult {
+    return resolveGraph(this.plugins(), { disabled: new Set(options.disabled ?? []) });
   }
 
   /** Initializes the registered plugins in dependency order (see {@link startPlugins}). */
   async start(options: StartOptions = {}): Promise<Running> {
     const plugins = this.plugins();
-    return startPlugins(plugins, resolveGraph(plugins), options);
+    return startPlugins(plugins, resolveGraph(plugins, { disabled: new Set(options.disabled ?? []) }), options);
   }
 
-  #commit(dir: string, outcomes: readonly ModuleOutcome[], late: readonly LateRegistrationError[], durationMs: number): LoadReport {
+  /** Decides, in sorted file order, which modules are accepted; returns the report and what to add. */
+  #evaluateCommit(dir: string, outcomes: readonly ModuleOutcome[], late: readonly LateRegistrationError[],
+    durationMs: number): { report: LoadReport; added: PluginRecord[] } {
+    const added = new Map<string, PluginRecord>();
     const files: FileReport[] = [];
     const plugins: PluginRecord[] = [];
     const errors: PlugdError[] = [];
@@ -151,15 +158,15 @@ export class Registry {
       // clashes with earlier files reported too, even when it is refused for another reason.
       if (!problems.some((e) => e instanceof PluginLoadError)) {
         for (const reg of outcome.registrations) {
-          const owner = this.#plugins.get(reg.name);
-          if (owner !== undefined) problems.push(new DuplicatePluginError(file, reg.name, owner.file));
+          const owner = this.#plugins.get(reg.name) ?? added.get(reg.name);
+          if (owner !== undefined) problems.push(new DuplicatePluginError(file, reg.name, ownerFile(dir, owner)));
         }
       }
       const accepted = problems.length === 0;
       if (accepted) {
         for (const reg of outcome.registrations) {
           const record: PluginRecord = { name: reg.name, type: reg.type, id: reg.id, requires: reg.requires, file, dir, registration: reg };
-          this.#plugins.set(reg.name, record);
+          added.set(reg.name, record);
           plugins.push(record);
         }
       }
@@ -167,6 +174,13 @@ export class Registry {
       errors.push(...problems);
       files.push({ file, status: accepted ? 'loaded' : 'failed', plugins: accepted ? outcome.registrations.map((r) => r.name) : [], errors: problems });
     }
-    return { dir, ok: errors.length === 0, files, plugins, errors, durationMs };
+    return { report: { dir, ok: errors.length === 0, files, plugins, errors, durationMs }, added: plugins };
   }
+}
+
+/** The owner's file as seen from `dir`: its relative path, or `../other/x.js` when another directory's load registered it. */
+function ownerFile(dir: string, owner: PluginRecord): string {
+  if (owner.dir === dir) return owner.file;
+  const path = relative(dir, join(owner.dir, owner.file));
+  return sep === '/' ? path : path.split(sep).join('/');
 }
