@@ -95,26 +95,27 @@ export class PluginLoadError extends PlugdError {
   /** The raw value the module threw or rejected with (in memory only, never serialized). */
   readonly thrown: unknown;
 
-  constructor(file: string, reason: LoadFailureReason, thrown: unknown, timeoutMs?: number) {
-    super(loadMessage(file, reason, thrown, timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
+  /** `rendered` replaces the rendering of `thrown` in the message (e.g. with paths mapped back from a stage). */
+  constructor(file: string, reason: LoadFailureReason, thrown: unknown, timeoutMs?: number, rendered?: string) {
+    super(loadMessage(file, reason, rendered ?? renderThrown(thrown), timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
     this.file = file;
     this.reason = reason;
     this.thrown = thrown;
   }
 }
 
-function loadMessage(file: string, reason: LoadFailureReason, thrown: unknown, timeoutMs?: number): string {
+function loadMessage(file: string, reason: LoadFailureReason, rendered: string, timeoutMs?: number): string {
   switch (reason) {
     case 'timeout':
       return `plugin file "${file}" did not finish loading within ${timeoutMs ?? '?'} ms ` +
         '(a top-level await that never settles?); make its top level finish or raise --timeout';
     case 'syntax':
-      return `plugin file "${file}" could not be parsed: ${renderThrown(thrown)}; fix the syntax error`;
+      return `plugin file "${file}" could not be parsed: ${rendered}; fix the syntax error`;
     case 'resolve':
-      return `plugin file "${file}" imports a module that cannot be found: ${renderThrown(thrown)}; ` +
+      return `plugin file "${file}" imports a module that cannot be found: ${rendered}; ` +
         'check the import path or install the package';
     case 'throw':
-      return `plugin file "${file}" threw while loading: ${renderThrown(thrown)}; ` +
+      return `plugin file "${file}" threw while loading: ${rendered}; ` +
         'fix or catch the failure at the module\'s top level';
   }
 }

@@ -1,15 +1,19 @@
 /**
- * Imports plugin entries in parallel, each inside its own {@link LoadScope} (so `register()` knows
+ * Imports plugin entries in parallel, each with its own {@link LoadScope} (so `register()` knows
  * which file is calling and whether the call is on time), each bounded by a timeout. Every failure
  * becomes a typed error naming the file; nothing a module throws escapes.
  */
 import { existsSync } from 'node:fs';
-import { createRequire, register as registerHooks } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DuplicatePluginError, LateRegistrationError, PluginLoadError, safeGet, type LoadFailureReason, type PlugdError } from './errors.js';
-import { channel, nameOf, validateRegistration, type LoadScope, type ValidRegistration } from './registration.js';
+import { pathToFileURL } from 'node:url';
+import { channel, type LoadScope } from './channel.js';
+import {
+  DuplicatePluginError, LateRegistrationError, PluginLoadError, renderThrown, safeGet,
+  type LoadFailureReason, type PlugdError,
+} from './errors.js';
+import { nameOf, validateRegistration, type ValidRegistration } from './registration.js';
 import type { Entry } from './scan.js';
+import type { Placement } from './stage.js';
 
 /** What importing one entry gave. */
 export interface ModuleOutcome {
@@ -67,26 +71,30 @@ class ModuleScope implements LoadScope {
   }
 }
 
-/** How many times each URL was imported: a re-import needs a fresh URL to evaluate again. */
-const imported = new Map<string, number>();
-
-/** Imports every entry in parallel and returns one outcome per entry, in the entries' order. */
-export async function evaluate(dir: string, entries: readonly Entry[], options: EvaluateOptions): Promise<ModuleOutcome[]> {
-  ensurePlugdResolvable(dir);
-  const { storage } = channel();
+/**
+ * Imports every entry in parallel from where `placement` says (each as soon as its files are
+ * staged); returns one outcome per entry, in the entries' order.
+ */
+export async function evaluate(placement: Placement, entries: readonly Entry[], options: EvaluateOptions): Promise<ModuleOutcome[]> {
+  const { entries: byUrl, folders } = channel();
   return Promise.all(entries.map(async (entry): Promise<ModuleOutcome> => {
     const scope = new ModuleScope(entry.file, options.onLate);
-    const url = freshUrl(entry.path);
+    const url = pathToFileURL(join(placement.base, entry.file)).href;
+    byUrl.set(url, scope);
+    const slash = entry.file.indexOf('/');
+    if (slash > 0) folders.set(url.slice(0, url.length - entry.file.length + slash + 1), scope);
     let timer: NodeJS.Timeout | undefined;
     let failure: PluginLoadError | undefined;
     try {
       const timeout = new Promise<typeof TIMED_OUT>((resolve) => { timer = setTimeout(resolve, options.timeout, TIMED_OUT); });
-      const result = await Promise.race([storage.run(scope, () => import(url) as Promise<unknown>), timeout]);
+      const result = await Promise.race([placement.ready(entry).then(() => import(url) as Promise<unknown>), timeout]);
       if (result === TIMED_OUT) failure = new PluginLoadError(entry.file, 'timeout', undefined, options.timeout);
     } catch (thrown) {
       if (!existsSync(entry.path)) return { entry, registrations: [], errors: [], vanished: true };
       // A registration error thrown out of the module's top level is reported as itself, once.
-      if (!scope.errors.includes(thrown as PlugdError)) failure = new PluginLoadError(entry.file, classify(thrown), thrown);
+      if (!scope.errors.includes(thrown as PlugdError)) {
+        failure = new PluginLoadError(entry.file, classify(thrown), thrown, undefined, placement.unstage(renderThrown(thrown)));
+      }
     } finally {
       clearTimeout(timer);
       scope.settled = true;
@@ -97,39 +105,8 @@ export async function evaluate(dir: string, entries: readonly Entry[], options: 
   }));
 }
 
-function freshUrl(path: string): string {
-  const href = pathToFileURL(path).href;
-  const count = imported.get(href) ?? 0;
-  imported.set(href, count + 1);
-  return count === 0 ? href : `${href}?plugd=${count}`;
-}
-
 function classify(thrown: unknown): LoadFailureReason {
   const code = safeGet(thrown, 'code');
   if (typeof code === 'string' && RESOLVE_CODES.has(code)) return 'resolve';
   return safeGet(thrown, 'name') === 'SyntaxError' ? 'syntax' : 'throw';
-}
-
-let hookInstalled = false;
-
-/**
- * Makes `import 'plugd'` work in plugin files that have no `node_modules/plugd` above them, by
- * installing a resolve hook - only then, since every hooked resolve costs a thread hop.
- */
-function ensurePlugdResolvable(dir: string): void {
-  if (hookInstalled) return;
-  try {
-    createRequire(join(dir, 'noop.js')).resolve('plugd');
-    return;
-  } catch {
-    // Not resolvable from there: fall through to the hook.
-  }
-  const hook = new URL('./hooks.js', import.meta.url);
-  // From sources (a test runner transpiling TypeScript) there is no compiled hook: the runner's
-  // own module mapping is in charge of 'plugd' there.
-  if (!existsSync(fileURLToPath(hook))) return;
-  registerHooks(hook, {
-    data: { urls: { plugd: new URL('./index.js', import.meta.url).href, 'plugd/testing': new URL('./testing.js', import.meta.url).href } },
-  });
-  hookInstalled = true;
 }

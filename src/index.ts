@@ -4,8 +4,8 @@
  * A plugin module calls {@link register} at its top level; a host loads a directory of such
  * modules into a {@link Registry}, orders them by their requirements and initializes them.
  */
-export { z } from 'zod';
-export { register } from './registration.js';
+export { z } from './zod.js';
+export { register } from './channel.js';
 export type { Registration, InitContext, ConfigSchema, ValidRegistration } from './registration.js';
 export { Registry, DEFAULT_TIMEOUT } from './registry.js';
 export type { PluginRecord, FileReport, LoadReport, LoadOptions } from './registry.js';

@@ -9,7 +9,8 @@ import { evaluate, type ModuleOutcome } from './evaluate.js';
 import { resolveGraph, type GraphResult } from './graph.js';
 import { startPlugins, type Running, type StartOptions } from './lifecycle.js';
 import type { ValidRegistration } from './registration.js';
-import { scan, type Entry } from './scan.js';
+import type { Entry } from './scan.js';
+import { place, type Placement } from './stage.js';
 
 /** A plugin the registry accepted. */
 export interface PluginRecord {
@@ -105,23 +106,28 @@ export class Registry {
     this.#loading = true;
     try {
       const start = performance.now();
-      const root = resolve(dir);
-      const entries = await scan(root);
-      return await this.loadEntries(root, entries, options, start);
+      const placement = await place(resolve(dir));
+      return await this.#load(placement, placement.entries, options, start);
     } finally {
       this.#loading = false;
     }
   }
 
-  /** {@link load} on an already scanned list of entries (sorted by `file`). */
-  async loadEntries(dir: string, entries: readonly Entry[], options: LoadOptions = {}, start = performance.now()): Promise<LoadReport> {
+  /** {@link load} on an already scanned list of entries of `dir` (sorted by `file`). */
+  async loadEntries(dir: string, entries: readonly Entry[], options: LoadOptions = {}): Promise<LoadReport> {
+    const start = performance.now();
+    return this.#load(await place(resolve(dir)), entries, options, start);
+  }
+
+  async #load(placement: Placement, entries: readonly Entry[], options: LoadOptions, start: number): Promise<LoadReport> {
+    const dir = placement.dir;
     const late: LateRegistrationError[] = [];
     let returned = false;
     const onLate = (error: LateRegistrationError): void => {
       if (!returned) late.push(error);
       else options.onLateRegistration?.(error);
     };
-    const outcomes = await evaluate(dir, entries, { timeout: options.timeout ?? DEFAULT_TIMEOUT, onLate });
+    const outcomes = await evaluate(placement, entries, { timeout: options.timeout ?? DEFAULT_TIMEOUT, onLate });
     // Registrations scheduled by a module on a timer or setImmediate count as late; let them land.
     await new Promise((r) => setTimeout(r, 0));
     await new Promise((r) => setImmediate(r));

@@ -20,14 +20,43 @@ const PATTERNS = ['*.js', '*.mjs', '*/index.js', '*/index.mjs'];
 
 /** Lists the plugin entries of `dir`, sorted by relative path (code-unit order, locale-free). */
 export async function scan(dir: string): Promise<Entry[]> {
+  const root = await existingDir(dir);
+  const files = await fg(PATTERNS, { cwd: root, dot: false, onlyFiles: true, ignore: ['node_modules/**'], followSymbolicLinks: true });
+  return toEntries(root, files);
+}
+
+/**
+ * Every file below `dir` that a plugin may import (relative POSIX paths): all but dotfiles,
+ * dot-folders and `node_modules`. What a stage mirrors.
+ */
+export async function listTree(dir: string): Promise<string[]> {
+  const root = await existingDir(dir);
+  return fg('**', { cwd: root, dot: false, onlyFiles: true, ignore: ['**/node_modules/**'], followSymbolicLinks: true });
+}
+
+/** The plugin entries among `files` (a {@link listTree} of `dir`), by the same rules as {@link scan}. */
+export function entriesOf(dir: string, files: readonly string[]): Entry[] {
+  return toEntries(resolve(dir), files.filter((file) => {
+    const slash = file.indexOf('/');
+    if (slash === -1) return file.endsWith('.js') || file.endsWith('.mjs');
+    const rest = file.slice(slash + 1);
+    return rest === 'index.js' || rest === 'index.mjs';
+  }));
+}
+
+/** `dir` resolved; rejects (ENOENT/ENOTDIR) unless it is a directory. */
+async function existingDir(dir: string): Promise<string> {
   const root = resolve(dir);
   // fast-glob lists a missing directory as empty: fail as it does for a file (ENOTDIR) instead,
   // so that a mistyped plugin directory is never reported as "no plugins, no problems".
   await stat(root);
-  const files = await fg(PATTERNS, { cwd: root, dot: false, onlyFiles: true, ignore: ['node_modules/**'], followSymbolicLinks: true });
-  files.sort(compareFiles);
+  return root;
+}
+
+function toEntries(root: string, files: readonly string[]): Entry[] {
+  const sorted = [...files].sort(compareFiles);
   const prefix = root.endsWith(sep) ? root : root + sep;
-  return files.map((file) => ({ file, path: prefix + (sep === '/' ? file : file.split('/').join(sep)) }));
+  return sorted.map((file) => ({ file, path: prefix + (sep === '/' ? file : file.split('/').join(sep)) }));
 }
 
 /** The one ordering of relative paths that plugd uses everywhere. */

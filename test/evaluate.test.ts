@@ -5,8 +5,9 @@ import { describe, expect, test } from '@jest/globals';
 import { join, resolve } from 'node:path';
 import { DuplicatePluginError, InvalidRegistrationError, LateRegistrationError, NoLoadInProgressError, PluginLoadError } from '../src/errors.js';
 import { evaluate, type ModuleOutcome } from '../src/evaluate.js';
-import { register } from '../src/registration.js';
+import { register } from '../src/channel.js';
 import { scan } from '../src/scan.js';
+import { place } from '../src/stage.js';
 
 const TIMEOUT = 5_000;
 const NOT_COMPARED = Symbol('not compared');
@@ -14,7 +15,7 @@ const NOT_COMPARED = Symbol('not compared');
 async function run(fixture: string, timeout = TIMEOUT, late: LateRegistrationError[] = []): Promise<Record<string, ModuleOutcome>> {
   const dir = resolve('fixtures', fixture);
   const entries = await scan(dir);
-  const outcomes = await evaluate(dir, entries, { timeout, onLate: (e) => late.push(e) });
+  const outcomes = await evaluate(await place(dir), entries, { timeout, onLate: (e) => late.push(e) });
   expect(outcomes.map((o) => o.entry)).toEqual(entries); // one outcome per entry, in the entries' order
   return Object.fromEntries(outcomes.map((o) => [o.entry.file, o]));
 }
@@ -58,7 +59,7 @@ describe('evaluate: attribution', () => {
 
   test('register() from outside any module being imported is E_NO_LOAD, even while a load is running', async () => {
     const dir = resolve('fixtures/never-settles');
-    const pending = evaluate(dir, await scan(dir), { timeout: 300, onLate: () => undefined });
+    const pending = evaluate(await place(dir), await scan(dir), { timeout: 300, onLate: () => undefined });
     expect(() => { register({ type: 'io.x.v1', id: 'intruder', init: () => ({}) }); }).toThrow(NoLoadInProgressError);
     const out = await pending;
     for (const o of out) expect(names(o)).not.toContain('io.x.v1.intruder');
@@ -162,7 +163,7 @@ describe('evaluate: import failures', () => {
     const dir = resolve('fixtures/ignored');
     const [a] = await scan(dir);
     const gone = { file: 'gone.js', path: join(dir, 'gone.js') };
-    const out = await evaluate(dir, [a!, gone], { timeout: TIMEOUT, onLate: () => undefined });
+    const out = await evaluate(await place(dir), [a!, gone], { timeout: TIMEOUT, onLate: () => undefined });
     expect(out[1]).toEqual({ entry: gone, registrations: [], errors: [], vanished: true });
     expect(out[0]!.vanished).toBe(false);
     expect(names(out[0])).toEqual(['io.test.ignored.v1.a']);

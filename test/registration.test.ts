@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { z } from 'zod';
-import { InvalidRegistrationError, NoLoadInProgressError } from '../src/errors.js';
-import { channel, nameOf, register, toIssues, validateRegistration } from '../src/registration.js';
+import { InvalidRegistrationError } from '../src/errors.js';
+import { nameOf, quickCheck, registrationSchema, toIssues, validateRegistration } from '../src/registration.js';
 
 const init = (): object => ({});
 
@@ -137,30 +137,41 @@ describe('nameOf', () => {
   });
 });
 
-describe('register', () => {
-  test('throws E_NO_LOAD when no load is in progress, whatever it is given', () => {
-    for (const raw of [{ type: 'io.x.v1', id: 'y', init }, 'not even a registration', hostileProxy()]) {
-      let caught: unknown;
-      try {
-        register(raw as never);
-      } catch (error) {
-        caught = error;
-      }
-      expect(caught).toBeInstanceOf(NoLoadInProgressError);
-      expect((caught as NoLoadInProgressError).code).toBe('E_NO_LOAD');
-      expect((caught as Error).message).toContain('register()');
-    }
-  });
-
-  test('reaches the load scope on the globalThis channel, which every copy of plugd shares', () => {
-    const ch = channel();
-    expect(channel()).toBe(ch);
-    expect((globalThis as Record<symbol, unknown>)[Symbol.for('plugd.channel')]).toBe(ch);
-    expect(ch.protocol).toBe(1);
-    const seen: unknown[] = [];
-    const reg = { type: 'io.x.v1', id: 'y', init };
-    ch.storage.run({ register: (raw) => { seen.push(raw); } }, () => { register(reg); });
-    expect(seen).toEqual([reg]);
-    expect(seen[0]).toBe(reg);
+describe('the quick check and the zod schema', () => {
+  // The hot path validates by hand and asks zod only to explain a refusal: they must agree.
+  const schema = z.object({});
+  const cases: [string, unknown][] = [
+    ['minimal', { type: 'io.x.v1', id: 'y', init }],
+    ['everything', { type: 'io.x.v1', id: 'y', requires: ['io.a.v1', 'io.b.v1'], config: schema, init, close: init }],
+    ['star', { type: 'io.x.v1', id: 'y', requires: ['*'], init }],
+    ['empty requires', { type: 'io.x.v1', id: 'y', requires: [], init }],
+    ['duplicate requires', { type: 'io.x.v1', id: 'y', requires: ['io.a.v1', 'io.a.v1'], init }],
+    ['typo key', { type: 'io.x.v1', id: 'y', requries: [], init }],
+    ['no init', { type: 'io.x.v1', id: 'y' }],
+    ['init not a function', { type: 'io.x.v1', id: 'y', init: 42 }],
+    ['close null', { type: 'io.x.v1', id: 'y', init, close: null }],
+    ['config not a schema', { type: 'io.x.v1', id: 'y', init, config: {} }],
+    ['config null', { type: 'io.x.v1', id: 'y', init, config: null }],
+    ['requires a string', { type: 'io.x.v1', id: 'y', requires: 'io.a.v1', init }],
+    ['requires null', { type: 'io.x.v1', id: 'y', requires: null, init }],
+    ['requires a number', { type: 'io.x.v1', id: 'y', requires: [1], init }],
+    ['requires a hole', { type: 'io.x.v1', id: 'y', requires: [, 'io.a.v1'], init }], // eslint-disable-line no-sparse-arrays
+    ['star mixed', { type: 'io.x.v1', id: 'y', requires: ['*', 'io.a.v1'], init }],
+    ['self', { type: 'io.x.v1', id: 'y', requires: ['io.x.v1'], init }],
+    ['bad type', { type: 'io x', id: 'y', init }],
+    ['empty id', { type: 'io.x.v1', id: '', init }],
+    ['id with a slash', { type: 'io.x.v1', id: 'a/b', init }],
+    ['type not a string', { type: 1, id: 'y', init }],
+    ['an array', [{ type: 'io.x.v1', id: 'y', init }]],
+    ['a string', 'io.x.v1'],
+    ['null', null],
+    ['undefined', undefined],
+    ['a function', init],
+    ['a class instance', Object.assign(new (class Reg {})(), { type: 'io.x.v1', id: 'y', init })],
+    ['null prototype', Object.assign(Object.create(null) as object, { type: 'io.x.v1', id: 'y', init })],
+    ['inherited init', Object.assign(Object.create({ init }) as object, { type: 'io.x.v1', id: 'y' })],
+  ];
+  test.each(cases)('%s: same verdict', (_, raw) => {
+    expect(quickCheck(raw) !== undefined).toBe(registrationSchema().safeParse(raw).success);
   });
 });

@@ -1,0 +1,265 @@
+/**
+ * Where plugin modules are imported from. In place when the plugin directory can resolve
+ * `'plugd'` itself (a `node_modules/plugd` above it) and was not loaded before in this process;
+ * otherwise from a *stage*: a mirror of the directory inside a per-process directory whose
+ * `node_modules/plugd` links to this host, removed at exit.
+ *
+ * Why: a module resolve hook costs a thread hop per resolve (1.3-2x the whole load here), and
+ * every load needs fresh URLs to evaluate its modules again (Node's ESM cache cannot be evicted) -
+ * a folder plugin's siblings included. In the stage, a module's `import { ... } from 'plugd'`
+ * declarations are rewritten into a binding of the host's API object (as Vite's SSR transform
+ * rewrites imports): resolving a bare specifier from each of 2,000 files and linking to it cost
+ * +20-30% of the bare import time, the import edge alone +8%. Line numbers are kept. Modules
+ * without such an import are hard links (copies across filesystems).
+ */
+import { accessSync, constants, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, symlink } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { registerFor } from './channel.js';
+import { entriesOf, listTree, scan, type Entry } from './scan.js';
+
+/** Where one load imports its modules from. */
+export interface Placement {
+  /** The plugin directory (absolute). */
+  readonly dir: string;
+  /** The plugin entries, sorted. */
+  readonly entries: readonly Entry[];
+  /** The directory the entries are imported from: the plugin directory itself, or its stage. */
+  readonly base: string;
+  /** True when `base` is a stage. */
+  readonly staged: boolean;
+  /** Resolves once the files of `entry`'s plugin (its folder, for a folder plugin) are staged. */
+  ready(entry: Entry): Promise<void>;
+  /** Rewrites stage paths and URLs in `text` back to the plugin directory's. */
+  unstage(text: string): string;
+}
+
+/** The global under which the host's API waits for rewritten plugin modules. */
+export const API_KEY = Symbol.for('plugd.api');
+/** What a rewritten `'plugd'` import binds: the host's API, with `register` bound to the module. */
+const API_FOR = "globalThis[Symbol.for('plugd.api')].for(import.meta.url)";
+
+const placedBefore = new Set<string>();
+const done = Promise.resolve();
+
+/** Decides where the modules of `dir` (absolute) are imported from, and starts staging them if needed. */
+export async function place(dir: string): Promise<Placement> {
+  const again = placedBefore.has(dir);
+  placedBefore.add(dir);
+  if (!again && resolvesPlugd(dir)) {
+    return { dir, entries: await scan(dir), base: dir, staged: false, ready: () => done, unstage: (text) => text };
+  }
+  const project = nearestNodeModules(dir);
+  // In a project, its own dependencies must stay resolvable: stage under its node_modules, as
+  // links (new files are slow on disk). Elsewhere nothing but 'plugd' can resolve: stage in RAM.
+  const [files, stage, rewrite] = await Promise.all([
+    listTree(dir),
+    processStage(project === undefined ? ramDir() : join(project, '.cache', 'plugd')),
+    project === undefined ? rewriter() : undefined,
+    installApi(),
+  ]);
+  const base = join(stage, String(++loads));
+  const units = mirror(dir, base, files, rewrite);
+  const pairs = [[pathToFileURL(base).href, pathToFileURL(dir).href], [base, dir]] as const;
+  return {
+    dir,
+    entries: entriesOf(dir, files),
+    base,
+    staged: true,
+    ready: (entry) => units.get(unitOf(entry.file)) ?? done,
+    unstage: (text) => pairs.reduce((t, [from, to]) => t.replaceAll(from, to), text),
+  };
+}
+
+/** True when Node's own resolution finds some copy of plugd from `dir`. */
+function resolvesPlugd(dir: string): boolean {
+  try {
+    createRequire(join(dir, 'noop.js')).resolve('plugd');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A file's plugin unit: its first path segment (`a.js`, or `folder` for `folder/x/y.js`). */
+function unitOf(file: string): string {
+  const slash = file.indexOf('/');
+  return slash === -1 ? file : file.slice(0, slash);
+}
+
+/** Files staged per slice of the main thread, between which imports of staged units go on. */
+const SLICE = 64;
+
+/**
+ * Starts staging `files` of `dir` into `base`, unit by unit in sorted order; returns, per unit, when
+ * all of its files are there. Synchronous fs in slices: the async API costs 3-4 thread-pool round
+ * trips per file, and thousands of them queue ahead of the imports' own reads.
+ */
+function mirror(dir: string, base: string, files: readonly string[], rewrite: Rewriter | undefined): Map<string, Promise<void>> {
+  const byUnit = new Map<string, string[]>();
+  for (const file of [...files].sort()) {
+    const unit = unitOf(file);
+    const list = byUnit.get(unit);
+    if (list === undefined) byUnit.set(unit, [file]);
+    else list.push(file);
+  }
+  const units = new Map<string, Promise<void>>();
+  const pending: [string[], () => void][] = [];
+  for (const [unit, list] of byUnit) units.set(unit, new Promise<void>((resolve) => { pending.push([list, resolve]); }));
+  mkdirSync(base, { recursive: true });
+  let next = 0;
+  const slice = (): void => {
+    for (const end = Math.min(next + SLICE, pending.length); next < end; next++) {
+      const [list, resolve] = pending[next] ?? [[], () => undefined];
+      for (const file of list) stageFile(join(dir, file), join(base, file), rewrite);
+      resolve();
+    }
+    if (next < pending.length) setImmediate(slice);
+  };
+  slice();
+  return units;
+}
+
+/** Stages one file: a module importing 'plugd' rewritten, anything else linked (copied across filesystems). */
+function stageFile(from: string, to: string, rewrite: Rewriter | undefined): void {
+  try {
+    const slash = to.lastIndexOf('/');
+    if (slash > 0) mkdirSync(to.slice(0, slash), { recursive: true });
+    if (rewrite !== undefined && (from.endsWith('.js') || from.endsWith('.mjs'))) {
+      const source = readFileSync(from, 'utf8');
+      const rewritten = source.includes('plugd') ? rewrite(source) : undefined;
+      if (rewritten !== undefined) {
+        writeFileSync(to, rewritten);
+        return;
+      }
+    }
+    try {
+      linkSync(from, to);
+    } catch {
+      copyFileSync(from, to);
+    }
+  } catch {
+    // The file vanished or cannot be read: its import fails and says so, naming the file.
+  }
+}
+
+/** Rewrites a module's `'plugd'` imports; `undefined` when there is nothing to rewrite. */
+type Rewriter = (source: string) => string | undefined;
+
+let lexer: Promise<Rewriter> | undefined;
+
+/** The rewriter, once es-module-lexer (WebAssembly) is ready. */
+export async function rewriter(): Promise<Rewriter> {
+  return (lexer ??= import('es-module-lexer').then(async ({ init, parse }) => {
+    await init;
+    return (source) => rewriteImports(source, parse);
+  }));
+}
+const NAMED = /^import\s*\{([^}]*)\}\s*from\s*(['"])plugd\2$/;
+const NAMESPACE = /^import\s*\*\s*as\s+([A-Za-z_$][\w$]*)\s*from\s*(['"])plugd\2$/;
+const BINDING = /^([A-Za-z_$][\w$]*)(?:\s+as\s+([A-Za-z_$][\w$]*))?$/;
+
+/**
+ * `source` with its `import { a, b as c } from 'plugd'` and `import * as p from 'plugd'`
+ * declarations turned into `const` bindings of the host's API, declared ahead of everything
+ * (imports are hoisted); `undefined` when there is nothing to rewrite. Other forms (default
+ * imports, re-exports, dynamic `import('plugd')`) are left to Node's resolution.
+ */
+function rewriteImports(source: string, parse: typeof import('es-module-lexer').parse): string | undefined {
+  let imports: readonly { n?: string | undefined; d: number; ss: number; se: number }[];
+  try {
+    [imports] = parse(source);
+  } catch {
+    return undefined; // a syntax error: let Node report it
+  }
+  const bindings: string[] = [];
+  let out = source;
+  for (const imp of imports) {
+    if (imp.n !== 'plugd' || imp.d !== -1) continue;
+    const statement = source.slice(imp.ss, imp.se);
+    const named = NAMED.exec(statement);
+    const namespace = NAMESPACE.exec(statement);
+    let binding: string | undefined;
+    if (named !== null) {
+      const parts = (named[1] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+      const pairs = parts.map((p) => BINDING.exec(p));
+      if (pairs.some((m) => m === null)) continue;
+      binding = `const { ${pairs.map((m) => (m?.[2] === undefined ? m?.[1] : `${m[1] ?? ''}: ${m[2]}`)).join(', ')} } = ${API_FOR};`;
+    } else if (namespace !== null) {
+      binding = `const ${namespace[1] ?? ''} = ${API_FOR};`;
+    }
+    if (binding === undefined) continue;
+    bindings.push(binding);
+    // Blank the declaration where it stood, keeping every line break (and so every line number).
+    out = out.slice(0, imp.ss) + statement.replace(/[^\n]/g, ' ') + out.slice(imp.se);
+  }
+  if (bindings.length === 0) return undefined;
+  const at = out.startsWith('#!') ? out.indexOf('\n') + 1 : 0;
+  return at === 0 && out.startsWith('#!') ? undefined : out.slice(0, at) + bindings.join(' ') + ' ' + out.slice(at);
+}
+
+const stageRoots = new Map<string, Promise<string>>();
+let loads = 0;
+
+/** The per-process stage directory under `under` (created once, removed when the process exits). */
+async function processStage(under: string): Promise<string> {
+  let root = stageRoots.get(under);
+  if (root === undefined) {
+    root = (async () => {
+      await mkdir(under, { recursive: true });
+      const made = await mkdtemp(join(under, 'plugd-stage-'));
+      process.once('exit', () => { rmSync(made, { recursive: true, force: true }); });
+      await mkdir(join(made, 'node_modules'));
+      await symlink(hostPackageRoot(), join(made, 'node_modules', 'plugd'), 'dir');
+      return made;
+    })();
+    stageRoots.set(under, root);
+  }
+  return root;
+}
+
+/** A RAM-backed directory for stages: new files on disk cost ~1 ms each on some machines, ~20 us in RAM. */
+function ramDir(): string {
+  for (const candidate of [process.env.XDG_RUNTIME_DIR, '/dev/shm']) {
+    if (candidate === undefined || candidate === '') continue;
+    try {
+      accessSync(candidate, constants.W_OK);
+      return candidate;
+    } catch {
+      // not there, or not ours to write: try the next
+    }
+  }
+  return tmpdir();
+}
+
+/**
+ * Publishes this host's API for rewritten modules: `for(url)` gives the exports of `'plugd'` with
+ * `register` bound to that module. The first host to load wins (any copy routes alike).
+ */
+async function installApi(): Promise<void> {
+  const holder = globalThis as { [API_KEY]?: unknown };
+  if (holder[API_KEY] !== undefined) return;
+  const exports = Object.freeze({ ...await import('./index.js') });
+  holder[API_KEY] = Object.freeze({
+    for: (url: string): object => Object.create(exports, { register: { value: registerFor(url), enumerable: true } }) as object,
+  });
+}
+
+function nearestNodeModules(dir: string): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, 'node_modules'))) return join(d, 'node_modules');
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/** The root of the plugd package this module belongs to (where its package.json names it). */
+function hostPackageRoot(): string {
+  for (let d = dirname(fileURLToPath(import.meta.url)); ; d = dirname(d)) {
+    const manifest = join(d, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === 'plugd') return d;
+    if (dirname(d) === d) throw new Error(`cannot find plugd's package.json above ${fileURLToPath(import.meta.url)}`);
+  }
+}
