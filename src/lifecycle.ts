@@ -77,17 +77,47 @@ export interface Running {
 
 interface Live {
   readonly record: PluginRecord;
-  readonly controller: AbortController;
+  readonly signal: LazySignal;
   readonly instance: unknown;
+}
+
+/**
+ * The plugin's AbortSignal, made on first use (most plugins never ask, and an AbortController per
+ * plugin is a measurable part of a trivial init). Once aborted, a late first use gets an aborted one.
+ */
+class LazySignal {
+  #controller: AbortController | undefined;
+  #aborted = false;
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    if (this.#aborted) this.#controller.abort();
+    return this.#controller.signal;
+  }
+
+  abort(): void {
+    this.#aborted = true;
+    this.#controller?.abort();
+  }
 }
 
 type Settled<T> = { kind: 'value'; value: T } | { kind: 'thrown'; thrown: unknown } | { kind: 'timeout' };
 
-/** Runs `fn` bounded by `ms`; never throws. `onLate` receives a value that arrives after the timeout. */
+/**
+ * Runs `fn` bounded by `ms`; never throws. `onLate` receives a value that arrives after the
+ * timeout. A synchronous result needs no timer (nothing to wait for): the common trivial case.
+ */
 async function bounded<T>(fn: () => T | PromiseLike<T>, ms: number, onLate?: (value: T) => void): Promise<Settled<T>> {
+  let first: T | PromiseLike<T>;
+  try {
+    first = fn();
+    if (!isThenable(first)) return { kind: 'value', value: first };
+  } catch (thrown) {
+    return { kind: 'thrown', thrown };
+  }
   let timer: NodeJS.Timeout | undefined;
   ms = clampTimeout(ms);
-  const work = new Promise<T>((resolve) => { resolve(fn()); });
+  const work = Promise.resolve(first);
   const timeout = new Promise<{ kind: 'timeout' }>((resolve) => { timer = setTimeout(resolve, ms, { kind: 'timeout' }); });
   try {
     const result = await Promise.race([work.then((value): Settled<T> => ({ kind: 'value', value })), timeout]);
@@ -98,6 +128,10 @@ async function bounded<T>(fn: () => T | PromiseLike<T>, ms: number, onLate?: (va
   } finally {
     clearTimeout(timer);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** Node timers take 1 ms to 2^31-1 ms; anything else fires after 1 ms. Infinity means "the longest". */
@@ -120,7 +154,11 @@ export async function startPlugins(plugins: readonly PluginRecord[], graph: Grap
   const disabled = new Set(options.disabled ?? []);
   const byName = new Map(plugins.map((p) => [p.name, p]));
   const byType = new Map<string, PluginRecord[]>();
-  for (const p of plugins) byType.set(p.type, [...(byType.get(p.type) ?? []), p]);
+  for (const p of plugins) {
+    const list = byType.get(p.type);
+    if (list === undefined) byType.set(p.type, [p]);
+    else list.push(p);
+  }
 
   const states = new Map<string, PluginState>();
   const live: Live[] = [];
@@ -151,18 +189,20 @@ export async function startPlugins(plugins: readonly PluginRecord[], graph: Grap
         settle({ ...base, status: 'failed', error: config });
         continue;
       }
-      const controller = new AbortController();
-      const ctx = context(record, config, { root, state: stateDir, logger, meta: options.meta, signal: controller.signal, okByType });
+      const signal = new LazySignal();
+      const ctx = context(record, config, { root, state: stateDir, logger, meta: options.meta, signal, okByType });
       const started = performance.now();
       const result = await bounded(() => record.registration.init(ctx), timeout,
         (late) => void bounded(() => record.registration.close?.(late), closeTimeout));
       const initMs = performance.now() - started;
       if (result.kind === 'value') {
-        live.push({ record, controller, instance: result.value });
-        okByType.set(record.type, [...(okByType.get(record.type) ?? []), result.value]);
+        live.push({ record, signal, instance: result.value });
+        const list = okByType.get(record.type);
+        if (list === undefined) okByType.set(record.type, [result.value]);
+        else list.push(result.value);
         settle({ ...base, status: 'ok', initMs });
       } else {
-        controller.abort();
+        signal.abort();
         if (result.kind === 'thrown' && isSkip(result.thrown)) {
           settle({ ...base, status: 'skipped', skipReason: renderSkip(result.thrown), initMs });
         } else {
@@ -196,8 +236,8 @@ export async function startPlugins(plugins: readonly PluginRecord[], graph: Grap
 
 async function closeAll(live: readonly Live[], timeout: number): Promise<PlugdError[]> {
   const errors: PlugdError[] = [];
-  for (const { record, controller, instance } of [...live].reverse()) {
-    controller.abort();
+  for (const { record, signal, instance } of [...live].reverse()) {
+    signal.abort();
     const close = record.registration.close;
     if (close === undefined) continue;
     const result = await bounded(() => close(instance), timeout);
@@ -250,7 +290,7 @@ interface ContextParts {
   readonly state: string;
   readonly logger: Logger;
   readonly meta: Database | undefined;
-  readonly signal: AbortSignal;
+  readonly signal: LazySignal;
   readonly okByType: ReadonlyMap<string, unknown[]>;
 }
 
@@ -263,6 +303,7 @@ function context(record: PluginRecord, config: unknown, parts: ContextParts): In
     }
     return [...(parts.okByType.get(wanted) ?? [])] as T[];
   };
+  let log: Logger | undefined;
   const root = lazyDir(join(parts.root, name));
   const state = lazyDir(join(parts.state, name));
   return {
@@ -271,9 +312,10 @@ function context(record: PluginRecord, config: unknown, parts: ContextParts): In
     // most of the lifecycle's cost. A failure to create one fails the plugin's init.
     get root() { return root(); },
     get state() { return state(); },
-    log: parts.logger.child({ plugin: name }),
+    // A pino child per plugin is made on first use, like the directories.
+    get log() { return (log ??= parts.logger.child({ plugin: name })); },
     meta: parts.meta,
-    signal: parts.signal,
+    get signal() { return parts.signal.signal; },
     getAll,
     get: <T>(wanted: string): T => {
       const all = getAll<T>(wanted);
