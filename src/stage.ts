@@ -13,7 +13,7 @@
  * without such an import are hard links (copies across filesystems).
  */
 import { accessSync, constants, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -210,8 +210,9 @@ async function processStage(under: string): Promise<string> {
   if (root === undefined) {
     root = (async () => {
       await mkdir(under, { recursive: true });
-      const made = await mkdtemp(join(under, 'plugd-stage-'));
+      const made = await mkdtemp(join(under, `${STAGE_PREFIX}${process.pid}-`));
       process.once('exit', () => { rmSync(made, { recursive: true, force: true }); });
+      setImmediate(() => { void sweep(under); });
       await mkdir(join(made, 'node_modules'));
       await symlink(hostPackageRoot(), join(made, 'node_modules', 'plugd'), 'dir');
       return made;
@@ -219,6 +220,31 @@ async function processStage(under: string): Promise<string> {
     stageRoots.set(under, root);
   }
   return root;
+}
+
+const STAGE_PREFIX = 'plugd-stage-';
+
+/**
+ * Removes the stages of processes that are gone (killed before their exit handler ran), off the
+ * load's critical path. A stage's name carries its process id.
+ */
+async function sweep(under: string): Promise<void> {
+  const names = await readdir(under).catch(() => [] as string[]);
+  await Promise.all(names.map(async (name) => {
+    if (!name.startsWith(STAGE_PREFIX)) return;
+    const pid = Number.parseInt(name.slice(STAGE_PREFIX.length), 10);
+    if (!Number.isSafeInteger(pid) || pid === process.pid || alive(pid)) return;
+    await rm(join(under, name), { recursive: true, force: true }).catch(() => undefined);
+  }));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** A RAM-backed directory for stages: new files on disk cost ~1 ms each on some machines, ~20 us in RAM. */
