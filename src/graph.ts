@@ -33,41 +33,78 @@ export interface GraphOptions {
   readonly disabled?: ReadonlySet<string>;
 }
 
-/** Orders `nodes`, given in registration order. */
+/** Orders `nodes`, given in registration order. Linear in nodes + edges. */
 export function resolveGraph(nodes: readonly GraphNode[], options: GraphOptions = {}): GraphResult {
   const disabled = options.disabled ?? new Set<string>();
   const n = nodes.length;
-  const byType = new Map<string, number[]>();
+  // Types interned to small integers; the plugins of each type, in registration order.
+  const typeIds = new Map<string, number>();
+  const typeOf = new Int32Array(n);
+  const providers: number[][] = [];
+  const isStar = new Uint8Array(n);
   nodes.forEach((node, i) => {
-    const list = byType.get(node.type);
-    if (list === undefined) byType.set(node.type, [i]);
-    else list.push(i);
+    let t = typeIds.get(node.type);
+    if (t === undefined) {
+      t = providers.length;
+      typeIds.set(node.type, t);
+      providers.push([]);
+    }
+    typeOf[i] = t;
+    providers[t]?.push(i);
+    if (node.requires.includes('*')) isStar[i] = 1;
   });
-  const isStar = nodes.map((node) => node.requires.includes('*'));
-  // deps[i]: the providers of every type node i requires. Star plugins wait for everyone, so an
-  // edge to one can never be satisfied: it is left out here and reported below.
-  const deps: number[][] = nodes.map((node, i) =>
-    isStar[i] === true ? [] : node.requires.flatMap((t) => (byType.get(t) ?? []).filter((p) => isStar[p] !== true)));
+  const typeHasStar = new Uint8Array(providers.length);
+  for (let i = 0; i < n; i++) if (isStar[i] === 1) typeHasStar[typeOf[i] ?? 0] = 1;
 
-  const cycles = findCycles(n, deps);
+  // Edges, flat: node i depends on targets[offsets[i]..offsets[i+1]), the non-star providers of
+  // every type it requires. Star plugins wait for everyone: an edge to one can never be satisfied,
+  // so it is left out here and reported below.
+  const offsets = new Int32Array(n + 1);
+  const targets: number[] = [];
+  // Each requirement interned once: reqOffsets/reqTypes as for edges (-1: no such type).
+  const reqOffsets = new Int32Array(n + 1);
+  const reqTypes: number[] = [];
+  nodes.forEach((node, i) => {
+    if (isStar[i] === 0) {
+      for (const type of node.requires) {
+        const t = typeIds.get(type) ?? -1;
+        reqTypes.push(t);
+        const list = providers[t];
+        if (list === undefined) continue;
+        for (const p of list) if (isStar[p] === 0) targets.push(p);
+      }
+    }
+    offsets[i + 1] = targets.length;
+    reqOffsets[i + 1] = reqTypes.length;
+  });
+  const nameOf = (i: number): string => nodes[i]?.name ?? '';
+  const edges = Int32Array.from(targets);
+
   const unresolved = new Map<string, DependencyError>();
   const errors: DependencyError[] = [];
-  for (const members of cycles) {
-    const names = members.map((m) => nodes[m]?.name ?? '');
-    const error = new DependencyError(names[0] ?? '', { cycle: names });
-    errors.push(error);
-    for (const name of names) unresolved.set(name, error);
+  const inCycle = new Uint8Array(n);
+  let order = dfsOrder(offsets, edges, isStar, inCycle);
+  if (order === undefined) {
+    // A back edge was seen: name every cycle, then order what is outside them.
+    for (const members of findCycles(offsets, edges)) {
+      const names = members.map(nameOf);
+      const error = new DependencyError(names[0] ?? '', { cycle: names });
+      errors.push(error);
+      for (const m of members) {
+        inCycle[m] = 1;
+        unresolved.set(nameOf(m), error);
+      }
+    }
+    order = dfsOrder(offsets, edges, isStar, inCycle) ?? [];
   }
+  for (let i = 0; i < n; i++) if (isStar[i] === 1) order.push(i);
 
-  // Non-star plugins first (dependencies first, otherwise registration order), then star plugins.
-  const order = dfsOrder(deps, (i) => isStar[i] !== true && !unresolved.has(nodes[i]?.name ?? ''));
-  for (let i = 0; i < n; i++) if (isStar[i] === true) order.push(i);
-
-  const ok = new Uint8Array(n);
+  // Each node after its dependencies: a type is usable once one of its plugins is ok.
+  const okCount = new Int32Array(providers.length);
   const resolved: string[] = [];
   const whyNot = (p: number): string => {
-    const name = nodes[p]?.name ?? '';
-    return isStar[p] === true ? 'runs after all others ("*")' : disabled.has(name) ? 'is disabled' : 'is unresolved';
+    const name = nameOf(p);
+    return isStar[p] === 1 ? 'runs after all others ("*")' : disabled.has(name) ? 'is disabled' : 'is unresolved';
   };
   for (const i of order) {
     const node = nodes[i];
@@ -76,29 +113,29 @@ export function resolveGraph(nodes: readonly GraphNode[], options: GraphOptions 
       resolved.push(node.name);
       continue;
     }
-    const absent: string[] = [];
-    const blocked: string[] = [];
-    if (isStar[i] !== true) {
-      for (const type of node.requires) {
-        const providers = byType.get(type);
-        if (providers === undefined) absent.push(type);
-        else if (providers.some((p) => isStar[p] === true) || !providers.some((p) => ok[p] === 1)) {
-          blocked.push(`"${type}" (${providers.map((p) => `"${nodes[p]?.name ?? ''}" ${whyNot(p)}`).join(', ')})`);
-          absent.push(type);
-        }
-      }
+    let missing: string[] | undefined;
+    let blocked: string[] | undefined;
+    for (let r = reqOffsets[i] ?? 0, k = 0; r < (reqOffsets[i + 1] ?? 0); r++, k++) {
+      const t = reqTypes[r] ?? -1;
+      if (t !== -1 && typeHasStar[t] === 0 && (okCount[t] ?? 0) > 0) continue;
+      const type = node.requires[k] ?? '';
+      (missing ??= []).push(type);
+      if (t !== -1) (blocked ??= []).push(`"${type}" (${(providers[t] ?? []).map((p) => `"${nameOf(p)}" ${whyNot(p)}`).join(', ')})`);
     }
-    if (absent.length === 0) {
-      ok[i] = 1;
+    if (missing === undefined) {
+      const t = typeOf[i] ?? 0;
+      okCount[t] = (okCount[t] ?? 0) + 1;
       resolved.push(node.name);
       continue;
     }
-    const error = unmetError(node.name, absent, blocked);
+    const error = unmetError(node.name, missing, blocked ?? []);
     unresolved.set(node.name, error);
     errors.push(error);
   }
-  const position = new Map(nodes.map((node, i) => [node.name, i]));
-  errors.sort((a, b) => (position.get(a.plugin) ?? 0) - (position.get(b.plugin) ?? 0));
+  if (errors.length > 1) {
+    const position = new Map(nodes.map((node, k) => [node.name, k]));
+    errors.sort((a, b) => (position.get(a.plugin) ?? 0) - (position.get(b.plugin) ?? 0));
+  }
   return { order: resolved, unresolved, errors };
 }
 
@@ -117,30 +154,35 @@ function unmetError(plugin: string, missing: readonly string[], blocked: readonl
     (unregistered > 0 ? 'add a plugin of that type or remove the requirement' : 'fix or enable the plugins it requires first'));
 }
 
-/** Post-order DFS from each included node in index order: each node comes after what it requires. */
-function dfsOrder(deps: readonly number[][], include: (i: number) => boolean): number[] {
-  const n = deps.length;
-  const seen = new Uint8Array(n);
-  const cursor = new Int32Array(n);
+/**
+ * Post-order DFS from each non-star node outside cycles, in index order: each node comes after
+ * what it requires. Returns `undefined` when it meets a back edge (a cycle it must not order).
+ */
+function dfsOrder(offsets: Int32Array, edges: Int32Array, isStar: Uint8Array, inCycle: Uint8Array): number[] | undefined {
+  const n = offsets.length - 1;
+  const state = new Uint8Array(n); // 0 new, 1 on the stack, 2 done
+  const cursor = Int32Array.from(offsets.subarray(0, n));
   const out: number[] = [];
   const stack: number[] = [];
   for (let root = 0; root < n; root++) {
-    if (seen[root] === 1 || !include(root)) continue;
-    seen[root] = 1;
+    if (state[root] !== 0 || isStar[root] === 1 || inCycle[root] === 1) continue;
+    state[root] = 1;
     stack.push(root);
     while (stack.length > 0) {
       const top = stack[stack.length - 1] ?? 0;
-      const edges = deps[top] ?? [];
       const c = cursor[top] ?? 0;
-      if (c < edges.length) {
+      if (c < (offsets[top + 1] ?? 0)) {
         cursor[top] = c + 1;
         const next = edges[c] ?? 0;
-        if (seen[next] === 0 && include(next)) {
-          seen[next] = 1;
+        if (inCycle[next] === 1) continue;
+        if (state[next] === 1) return undefined;
+        if (state[next] === 0) {
+          state[next] = 1;
           stack.push(next);
         }
       } else {
         stack.pop();
+        state[top] = 2;
         out.push(top);
       }
     }
@@ -149,11 +191,12 @@ function dfsOrder(deps: readonly number[][], include: (i: number) => boolean): n
 }
 
 /** Tarjan's strongly connected components, iteratively; returns those that are cycles, members sorted. */
-function findCycles(n: number, deps: readonly number[][]): number[][] {
+function findCycles(offsets: Int32Array, edges: Int32Array): number[][] {
+  const n = offsets.length - 1;
   const index = new Int32Array(n).fill(-1);
   const low = new Int32Array(n);
   const onStack = new Uint8Array(n);
-  const cursor = new Int32Array(n);
+  const cursor = Int32Array.from(offsets.subarray(0, n));
   const stack: number[] = [];
   const call: number[] = [];
   const cycles: number[][] = [];
@@ -168,9 +211,8 @@ function findCycles(n: number, deps: readonly number[][]): number[][] {
         stack.push(v);
         onStack[v] = 1;
       }
-      const edges = deps[v] ?? [];
       const c = cursor[v] ?? 0;
-      if (c < edges.length) {
+      if (c < (offsets[v + 1] ?? 0)) {
         cursor[v] = c + 1;
         const w = edges[c] ?? 0;
         if (index[w] === -1) call.push(w);
@@ -188,7 +230,7 @@ function findCycles(n: number, deps: readonly number[][]): number[][] {
         onStack[w] = 0;
         component.push(w);
       } while (w !== v);
-      if (component.length > 1 || edges.includes(v)) cycles.push(component.sort((a, b) => a - b));
+      if (component.length > 1 || edges.subarray(offsets[v] ?? 0, offsets[v + 1] ?? 0).includes(v)) cycles.push(component.sort((a, b) => a - b));
     }
   }
   return cycles.sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0));
