@@ -87,26 +87,43 @@ function command(who: Contender, d: Record<Flavour, string>): string[] {
   }
 }
 
-async function loadBench(base: string, n: number): Promise<Record<Contender, { wall: Stat; inner: Stat; rss: Stat }>> {
+/** A contender's medians, or why it could not load the directory at all. */
+type LoadResult = { wall: Stat; inner: Stat; rss: Stat } | { failed: string };
+
+async function loadBench(base: string, n: number): Promise<Record<Contender, LoadResult>> {
   const d = dirs(base, n);
   for (const flavour of ['plugd', 'bare', 'fastify'] as const) await generate(d[flavour], n, flavour);
   const who: Contender[] = ['floor', 'plugd-cli', 'plugd-lib', 'fastify'];
   const runs = Object.fromEntries(who.map((w) => [w, [] as ChildRun[]])) as Record<Contender, ChildRun[]>;
-  for (const w of who) await child(command(w, d)); // warm the page cache once
+  const failed = new Map<Contender, string>();
+  // Warm the page cache once; a contender that cannot load the directory at all is reported as such.
+  for (const w of who) await child(command(w, d)).catch((error: unknown) => { failed.set(w, firstLine(error)); });
   for (let r = 0; r < REPEATS; r++) {
     // Alternate, rotating the starting contender so none always runs first.
     for (let k = 0; k < who.length; k++) {
       const w = who[(k + r) % who.length] ?? 'floor';
-      const run = await child(command(w, d));
+      if (failed.has(w)) continue;
+      const run = await child(command(w, d)).catch((error: unknown) => { failed.set(w, firstLine(error)); });
+      if (run === undefined) continue;
       if (run.count !== n) throw new Error(`${w} loaded ${run.count} of ${n} plugins`);
       runs[w].push(run);
     }
   }
-  return Object.fromEntries(who.map((w) => [w, {
+  return Object.fromEntries(who.map((w) => [w, failed.has(w) ? { failed: failed.get(w) ?? '' } : {
     wall: stat(runs[w].map((x) => x.wallMs)),
     inner: stat(runs[w].map((x) => x.ms)),
     rss: stat(runs[w].map((x) => x.maxRssKb)),
-  }])) as Record<Contender, { wall: Stat; inner: Stat; rss: Stat }>;
+  }])) as Record<Contender, LoadResult>;
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n').find((l) => l.includes('Error'))?.trim() ?? text.split('\n')[0] ?? '';
+}
+
+function ok(result: LoadResult): { wall: Stat; inner: Stat; rss: Stat } {
+  if ('failed' in result) throw new Error(`plugd could not load the directory: ${result.failed}`);
+  return result;
 }
 
 /** n plugins, each requiring ~5 earlier types: n nodes, ~5n edges. */
@@ -186,14 +203,17 @@ async function main(): Promise<void> {
   for (const n of SIZES) {
     const r = await loadBench(base, n);
     results[`load-${n}`] = r;
-    const cli = r['plugd-cli'].wall.median / r.floor.wall.median;
-    const lib = r['plugd-lib'].inner.median / r.floor.inner.median;
-    const fastify = r.fastify.wall.median / r['plugd-cli'].wall.median;
-    const rss = r['plugd-lib'].rss.median / r.floor.rss.median;
-    rows.push([`load ${n}, whole process`, ratio(cli, 1), '<= 1.10x floor', spread(r['plugd-cli'].wall, fmt), spread(r.floor.wall, fmt)]);
-    rows.push([`load ${n}, in process`, ratio(lib, 1), '', spread(r['plugd-lib'].inner, fmt), spread(r.floor.inner, fmt)]);
-    rows.push([`@fastify/autoload ${n} / plugd`, ratio(fastify, 1), '>= 1.3x', spread(r.fastify.wall, fmt), spread(r['plugd-cli'].wall, fmt)]);
-    rows.push([`peak RSS ${n}, in process`, ratio(rss, 1), n === 10_000 ? '<= 1.15x floor' : '', spread(r['plugd-lib'].rss, mb), spread(r.floor.rss, mb)]);
+    const [floor, cliRun, libRun] = [ok(r.floor), ok(r['plugd-cli']), ok(r['plugd-lib'])];
+    const cli = cliRun.wall.median / floor.wall.median;
+    const lib = libRun.inner.median / floor.inner.median;
+    const rss = libRun.rss.median / floor.rss.median;
+    const fastify = 'failed' in r.fastify ? Infinity : r.fastify.wall.median / cliRun.wall.median;
+    rows.push([`load ${n}, whole process`, ratio(cli, 1), '<= 1.10x floor', spread(cliRun.wall, fmt), spread(floor.wall, fmt)]);
+    rows.push([`load ${n}, in process`, ratio(lib, 1), '', spread(libRun.inner, fmt), spread(floor.inner, fmt)]);
+    rows.push('failed' in r.fastify
+      ? [`@fastify/autoload ${n} / plugd`, 'fastify failed', '>= 1.3x', spread(cliRun.wall, fmt), r.fastify.failed.slice(0, 60)]
+      : [`@fastify/autoload ${n} / plugd`, ratio(fastify, 1), '>= 1.3x', spread(cliRun.wall, fmt), spread(r.fastify.wall, fmt)]);
+    rows.push([`peak RSS ${n}, in process`, ratio(rss, 1), n === 10_000 ? '<= 1.15x floor' : '', spread(libRun.rss, mb), spread(floor.rss, mb)]);
     if (n === 2000 || n === 10_000) {
       targets.push({ name: `load ${n} whole process <= 1.10x floor`, pass: cli <= 1.1 });
       targets.push({ name: `load ${n}: @fastify/autoload >= 1.3x plugd`, pass: fastify >= 1.3 });
@@ -211,7 +231,7 @@ async function main(): Promise<void> {
   rows.push(['init+close overhead / plugin', `${life.overheadUs.toFixed(1)} us`, '< 20 us', spread(life.perPluginUs, (x) => `${x.toFixed(1)} us`), `${life.bareUs.median.toFixed(1)} us bare`]);
   targets.push({ name: 'init+close overhead < 20 us per plugin', pass: life.overheadUs < 20 });
 
-  const header = ['measure', 'ratio / value', 'target', 'plugd: median (min-max)', 'baseline: median (min-max)'];
+  const header = ['measure', 'ratio / value', 'target', 'plugd: median (min-max)', 'baseline (floor or fastify): median (min-max)'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   console.log(line(header));

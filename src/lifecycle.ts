@@ -38,6 +38,8 @@ export interface StartOptions {
   readonly disabled?: Iterable<string>;
   /** Called after each plugin's init settled (or was skipped), in init order. */
   readonly onPlugin?: (state: PluginState) => void;
+  /** Called after each plugin's close, in close order, with its error if it failed. */
+  readonly onClose?: (name: string, ms: number, error?: PlugdError) => void;
 }
 
 /** Where a plugin ended up. */
@@ -220,7 +222,7 @@ export async function startPlugins(plugins: readonly PluginRecord[], graph: Grap
     }
   } catch (error) {
     // Only the host's own callback can get here: close what started, leave nothing behind.
-    await closeAll(live, closeTimeout);
+    await closeAll(live, closeTimeout, options.onClose);
     await Promise.all(temp.map((d) => rm(d, { recursive: true, force: true })));
     throw error;
   }
@@ -230,18 +232,20 @@ export async function startPlugins(plugins: readonly PluginRecord[], graph: Grap
     plugins: [...states.values()],
     errors,
     instance: (name) => live.find((l) => l.record.name === name)?.instance,
-    close: () => (closing ??= closeAll(live, closeTimeout).finally(() => Promise.all(temp.map((d) => rm(d, { recursive: true, force: true }))))),
+    close: () => (closing ??= closeAll(live, closeTimeout, options.onClose).finally(() => Promise.all(temp.map((d) => rm(d, { recursive: true, force: true }))))),
   };
 }
 
-async function closeAll(live: readonly Live[], timeout: number): Promise<PlugdError[]> {
+async function closeAll(live: readonly Live[], timeout: number, onClose: StartOptions['onClose']): Promise<PlugdError[]> {
   const errors: PlugdError[] = [];
   for (const { record, signal, instance } of [...live].reverse()) {
     signal.abort();
     const close = record.registration.close;
-    if (close === undefined) continue;
-    const result = await bounded(() => close(instance), timeout);
-    if (result.kind !== 'value') errors.push(failure(PluginCloseError, record, result, timeout));
+    const started = performance.now();
+    const result = close === undefined ? undefined : await bounded(() => close(instance), timeout);
+    const error = result === undefined || result.kind === 'value' ? undefined : failure(PluginCloseError, record, result, timeout);
+    if (error !== undefined) errors.push(error);
+    onClose?.(record.name, performance.now() - started, error);
   }
   return errors;
 }

@@ -46,6 +46,8 @@ export interface FileReport {
 export interface LoadReport {
   /** The plugin directory (absolute). */
   readonly dir: string;
+  /** Where its modules were imported from: `dir` itself, or a staged mirror of it (stack traces name it). */
+  readonly importedFrom: string;
   /** True when no problem was found. */
   readonly ok: boolean;
   /** One entry per plugin file, in sorted order. */
@@ -131,7 +133,7 @@ export class Registry {
     // Registrations scheduled by a module on a timer or setImmediate count as late; let them land.
     await new Promise((r) => setTimeout(r, 0));
     await new Promise((r) => setImmediate(r));
-    const { report, added } = this.#evaluateCommit(dir, outcomes, late, performance.now() - start);
+    const { report, added } = this.#evaluateCommit(placement, outcomes, late, performance.now() - start);
     returned = true;
     if (options.failFast === true && !report.ok) throw new LoadFailedError(dir, [...report.errors]);
     for (const record of added) this.#plugins.set(record.name, record);
@@ -150,8 +152,9 @@ export class Registry {
   }
 
   /** Decides, in sorted file order, which modules are accepted; returns the report and what to add. */
-  #evaluateCommit(dir: string, outcomes: readonly ModuleOutcome[], late: readonly LateRegistrationError[],
+  #evaluateCommit(placement: Placement, outcomes: readonly ModuleOutcome[], late: readonly LateRegistrationError[],
     durationMs: number): { report: LoadReport; added: PluginRecord[] } {
+    const { dir } = placement;
     const added = new Map<string, PluginRecord>();
     const files: FileReport[] = [];
     const plugins: PluginRecord[] = [];
@@ -180,7 +183,7 @@ export class Registry {
       errors.push(...problems);
       files.push({ file, status: accepted ? 'loaded' : 'failed', plugins: accepted ? outcome.registrations.map((r) => r.name) : [], errors: problems });
     }
-    return { report: { dir, ok: errors.length === 0, files, plugins, errors, durationMs }, added: plugins };
+    return { report: { dir, importedFrom: placement.base, ok: errors.length === 0, files, plugins, errors, durationMs }, added: plugins };
   }
 }
 

@@ -17,9 +17,10 @@ import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { registerFor } from './channel.js';
 import { entriesOf, listTree, scan, type Entry } from './scan.js';
+import { packageRoot } from './version.js';
 
 /** Where one load imports its modules from. */
 export interface Placement {
@@ -214,7 +215,7 @@ async function processStage(under: string): Promise<string> {
       process.once('exit', () => { rmSync(made, { recursive: true, force: true }); });
       setImmediate(() => { void sweep(under); });
       await mkdir(join(made, 'node_modules'));
-      await symlink(hostPackageRoot(), join(made, 'node_modules', 'plugd'), 'dir');
+      await symlink(packageRoot(), join(made, 'node_modules', 'plugd'), 'dir');
       return made;
     })();
     stageRoots.set(under, root);
@@ -278,14 +279,5 @@ function nearestNodeModules(dir: string): string | undefined {
   for (let d = dir; ; d = dirname(d)) {
     if (existsSync(join(d, 'node_modules'))) return join(d, 'node_modules');
     if (dirname(d) === d) return undefined;
-  }
-}
-
-/** The root of the plugd package this module belongs to (where its package.json names it). */
-function hostPackageRoot(): string {
-  for (let d = dirname(fileURLToPath(import.meta.url)); ; d = dirname(d)) {
-    const manifest = join(d, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === 'plugd') return d;
-    if (dirname(d) === d) throw new Error(`cannot find plugd's package.json above ${fileURLToPath(import.meta.url)}`);
   }
 }

@@ -1,6 +1,7 @@
 /** `plugd check <dir> [--json] [--init] [--timeout <ms>]` (CONTRACT section 5). */
 import { stat } from 'node:fs/promises';
 import { check } from '../check.js';
+import { renderThrown } from '../errors.js';
 import { table, wantsColour } from './output.js';
 import { UsageError, parse, timeoutOption, type Command } from './usage.js';
 
@@ -17,6 +18,9 @@ export const checkCommand: Command = async (args) => {
   const info = await stat(dir).catch(() => undefined);
   if (info?.isDirectory() !== true) throw new UsageError(`plugd check: "${dir}" is not a readable directory`);
 
+  // A plugin's stray callback must not take the CLI down: report it and go on.
+  process.on('uncaughtException', (error) => { process.stderr.write(`plugd: uncaught error from a plugin: ${renderThrown(error)}\n`); });
+  process.on('unhandledRejection', (reason) => { process.stderr.write(`plugd: unhandled rejection from a plugin: ${renderThrown(reason)}\n`); });
   const { report, errors } = await check(dir, { init: values.init === true, timeout });
   if (values.json === true) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');

@@ -3,34 +3,30 @@
  * The `plugd` command line. Exit status: 0 fine, 1 problems found, 2 usage error (one line on
  * stderr, no stack trace).
  */
-import { readFileSync } from 'node:fs';
 import { renderThrown } from '../errors.js';
+import { version } from '../version.js';
 import { checkCommand } from './check.js';
+import { lsCommand } from './ls.js';
+import { serveCommand } from './serve.js';
 import { UsageError, type Command } from './usage.js';
 
-const commands: Record<string, Command> = { check: checkCommand };
+const commands: Record<string, Command> = { check: checkCommand, serve: serveCommand, ls: lsCommand };
 
 const HELP = `usage: plugd <command> [options]
 
 commands:
   check <dir> [--json] [--init] [--timeout <ms>]   load a plugin directory and report its problems
+  serve [--plugins <dir>] [--config <file>] [--root <dir>] [--state <dir>]
+        [--timeout <ms>] [--log-level <level>]      run the daemon (config: ./plugd.toml if present)
+  ls [--state <dir>] [--json] [--detailed]         list the plugins of the running daemon
 
   plugd --version    print the version
 `;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 /** Writes `text` to stdout and exits with `code` once it is flushed (plugins may hold the loop open). */
 function exit(code: number): void {
   process.stdout.write('', () => process.exit(code));
 }
-
-// A plugin's stray callback must not take the CLI down: report it and go on.
-process.on('uncaughtException', (error) => { process.stderr.write(`plugd: uncaught error from a plugin: ${renderThrown(error)}\n`); });
-process.on('unhandledRejection', (reason) => { process.stderr.write(`plugd: unhandled rejection from a plugin: ${renderThrown(reason)}\n`); });
 
 const [name, ...args] = process.argv.slice(2);
 if (name === undefined || name === '--help' || name === '-h' || name === 'help') {

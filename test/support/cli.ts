@@ -19,7 +19,7 @@ export interface Run {
 export async function plugd(args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<Run> {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run "npm run build" first`);
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? process.cwd(), env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });

@@ -1,0 +1,78 @@
+/**
+ * `plugd serve [--plugins <dir>] [--config <file>] [--root <dir>] [--state <dir>] [--timeout <ms>]
+ * [--log-level <level>]` (CONTRACT section 6): the daemon, its control socket, and its signals.
+ */
+import { unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { ConfigError, renderThrown } from '../errors.js';
+import { resolveConfig } from '../config.js';
+import { listen, SocketInUseError } from '../daemon/control.js';
+import { Daemon } from '../daemon/daemon.js';
+import { createLogger, LEVELS } from '../daemon/logger.js';
+import { version } from '../version.js';
+import { UsageError, parse, timeoutOption, type Command } from './usage.js';
+
+/** Runs the daemon until a signal; resolves to the exit status only when startup fails. */
+export const serveCommand: Command = async (args) => {
+  const { values, positionals } = parse(args, {
+    plugins: { type: 'string' },
+    config: { type: 'string' },
+    root: { type: 'string' },
+    state: { type: 'string' },
+    timeout: { type: 'string' },
+    'log-level': { type: 'string' },
+  });
+  if (positionals.length > 0) throw new UsageError(`plugd serve takes no arguments (got "${positionals.join(' ')}"); use --plugins <dir>`);
+  const level = values['log-level'] ?? 'info';
+  if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, not "${level}"`);
+  let config;
+  try {
+    config = await resolveConfig({
+      plugins: values.plugins, config: values.config, root: values.root, state: values.state, timeout: timeoutOption(values.timeout),
+    }, process.cwd());
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`plugd serve: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+
+  const log = createLogger(level);
+  const daemon = new Daemon(config, log, version());
+  const socket = join(config.state, 'plugd.sock');
+  let server: Server | undefined;
+  const shutdown = async (code: number): Promise<never> => {
+    await daemon.stop();
+    await new Promise((resolve) => { if (server === undefined) resolve(undefined); else server.close(resolve); });
+    await unlink(socket).catch(() => undefined);
+    return process.exit(code);
+  };
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting at once');
+      process.exit(1);
+    }
+    log.info({ signal }, 'shutting down');
+    void shutdown(0);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // A plugin's stray callback must not take the daemon down: log it against the plugin it came from.
+  process.on('uncaughtException', (error) => { log.error({ plugins: daemon.blame(error), err: renderThrown(error) }, 'uncaught error in a plugin'); });
+  process.on('unhandledRejection', (reason) => { log.error({ plugins: daemon.blame(reason), err: renderThrown(reason) }, 'unhandled rejection in a plugin'); });
+
+  try {
+    await import('node:fs/promises').then((fs) => fs.mkdir(config.state, { recursive: true }));
+    server = await listen(socket, { plugins: () => daemon.status(), health: () => daemon.health() });
+  } catch (error) {
+    log.fatal({ err: error instanceof SocketInUseError ? error.message : renderThrown(error) }, 'cannot open the control socket');
+    return 1;
+  }
+  const result = await daemon.start();
+  if (!result.ok) return shutdown(1);
+  return new Promise<number>(() => undefined); // runs until a signal
+};

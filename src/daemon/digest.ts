@@ -1,0 +1,24 @@
+/**
+ * The sha256 of a plugin's live version, as `plugd ls` shows it: the bytes of a single-file plugin;
+ * for a folder plugin, one digest over every file of its folder (relative path and bytes, in sorted
+ * order), since a sibling's change is a new version of the plugin too.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compareFiles, listTree } from '../scan.js';
+
+/** The digest of the plugin whose entry is `file` (relative to `dir`); undefined when unreadable. */
+export async function unitDigest(dir: string, file: string): Promise<string | undefined> {
+  try {
+    const slash = file.indexOf('/');
+    if (slash === -1) return createHash('sha256').update(await readFile(join(dir, file))).digest('hex');
+    const folder = file.slice(0, slash);
+    const files = (await listTree(join(dir, folder))).sort(compareFiles);
+    const hash = createHash('sha256');
+    for (const f of files) hash.update(`${f}\0`).update(await readFile(join(dir, folder, f))).update('\0');
+    return hash.digest('hex');
+  } catch {
+    return undefined;
+  }
+}
