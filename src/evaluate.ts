@@ -33,6 +33,8 @@ export interface EvaluateOptions {
   readonly timeout: number;
   /** Called for every registration made after its module finished evaluating. */
   readonly onLate: (error: LateRegistrationError) => void;
+  /** Called as each module settles (loaded, failed or timed out), e.g. to show progress. */
+  readonly onModule?: (file: string) => void;
 }
 
 const RESOLVE_CODES = new Set(['ERR_MODULE_NOT_FOUND', 'MODULE_NOT_FOUND', 'ERR_UNSUPPORTED_DIR_IMPORT',
@@ -101,6 +103,7 @@ export async function evaluate(placement: Placement, entries: readonly Entry[], 
     }
     if (failure !== undefined) scope.errors.push(failure);
     scope.failed = scope.errors.length > 0;
+    options.onModule?.(entry.file);
     return { entry, registrations: scope.registrations, errors: scope.errors, vanished: false };
   }));
 }

@@ -71,6 +71,8 @@ export interface LoadOptions {
   readonly failFast?: boolean;
   /** Called for a late registration that arrives after the load returned. */
   readonly onLateRegistration?: (error: LateRegistrationError) => void;
+  /** Called as each module settles, with how many there are in all (e.g. to show progress). */
+  readonly onModule?: (file: string, total: number) => void;
 }
 
 /** The default bound on a module's import and a plugin's init, in milliseconds. */
@@ -129,7 +131,12 @@ export class Registry {
       if (!returned) late.push(error);
       else options.onLateRegistration?.(error);
     };
-    const outcomes = await evaluate(placement, entries, { timeout: options.timeout ?? DEFAULT_TIMEOUT, onLate });
+    const onModule = options.onModule;
+    const outcomes = await evaluate(placement, entries, {
+      timeout: options.timeout ?? DEFAULT_TIMEOUT,
+      onLate,
+      ...(onModule === undefined ? {} : { onModule: (file: string) => { onModule(file, entries.length); } }),
+    });
     // Registrations scheduled by a module on a timer or setImmediate count as late; let them land.
     await new Promise((r) => setTimeout(r, 0));
     await new Promise((r) => setImmediate(r));

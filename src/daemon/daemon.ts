@@ -15,6 +15,7 @@ import type { PluginState, Running } from '../lifecycle.js';
 import { MetaStore } from '../meta.js';
 import { Registry, type LoadReport } from '../registry.js';
 import { unitDigest } from './digest.js';
+import { progress } from './progress.js';
 
 /** A plugin in the `plugd ls --json` document (CONTRACT section 7). */
 export interface PluginDoc {
@@ -86,10 +87,14 @@ export class Daemon {
     meta.event({ kind: 'start', detail: pluginDir });
     log.info({ dir: pluginDir, root, state, version: this.#version }, 'starting');
 
+    const shown = progress(process.stderr, `loading ${pluginDir}`);
+    let settled = 0;
     const load = (this.#load = await this.#registry.load(pluginDir, {
       timeout: timeouts.load,
       onLateRegistration: (error) => { this.#reportLate(error); },
+      onModule: (_, total) => { shown.tick(++settled, total); },
     }));
+    shown.done();
     for (const late of load.errors.filter((e) => e.code === 'E_LATE_REGISTRATION')) this.#reportLate(late);
     await this.#digest(load);
     for (const file of load.files) {
