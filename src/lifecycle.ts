@@ -147,97 +147,174 @@ export function clampTimeout(ms: number): number {
  * closed before the error propagates.
  */
 export async function startPlugins(plugins: readonly PluginRecord[], graph: GraphResult, options: StartOptions = {}): Promise<Running> {
-  const timeout = options.timeout ?? 10_000;
-  const closeTimeout = options.closeTimeout ?? timeout;
-  const temp: string[] = [];
-  const root = options.root ?? await tempDir('root', temp);
-  const stateDir = options.state ?? await tempDir('state', temp);
-  const logger = options.logger ?? await silentLogger();
-  const disabled = new Set(options.disabled ?? []);
-  const byName = new Map(plugins.map((p) => [p.name, p]));
-  const byType = new Map<string, PluginRecord[]>();
-  for (const p of plugins) {
-    const list = byType.get(p.type);
-    if (list === undefined) byType.set(p.type, [p]);
-    else list.push(p);
+  const runtime = await Runtime.create(options);
+  try {
+    await runtime.start(plugins, graph);
+  } catch (error) {
+    // Only the host's own callback can get here: close what started, leave nothing behind.
+    await runtime.close();
+    throw error;
+  }
+  return runtime;
+}
+
+/**
+ * Running plugins that can be changed piece by piece (what hot reload needs): start some plugins
+ * of a new plugin set while the others keep running, stop a set in reverse init order. Every
+ * init and close is bounded; `close` hands its return value to the next version's `ctx.handoff`.
+ */
+export class Runtime implements Running {
+  readonly #options: StartOptions;
+  readonly #parts: Omit<ContextParts, 'signal'>;
+  readonly #temp: readonly string[];
+  readonly #timeout: number;
+  readonly #closeTimeout: number;
+  readonly #disabled: ReadonlySet<string>;
+  readonly #states = new Map<string, PluginState>();
+  /** Initialized plugins, in init order. */
+  readonly #live: Live[] = [];
+  readonly #okByType = new Map<string, Live[]>();
+  #errors: PlugdError[] = [];
+  #closing: Promise<PlugdError[]> | undefined;
+
+  private constructor(options: StartOptions, parts: Omit<ContextParts, 'signal'>, temp: readonly string[]) {
+    this.#options = options;
+    this.#parts = parts;
+    this.#temp = temp;
+    this.#timeout = options.timeout ?? 10_000;
+    this.#closeTimeout = options.closeTimeout ?? this.#timeout;
+    this.#disabled = new Set(options.disabled ?? []);
   }
 
-  const states = new Map<string, PluginState>();
-  const live: Live[] = [];
-  const okByType = new Map<string, unknown[]>();
-  const errors: PlugdError[] = [];
-  const settle = (state: PluginState): void => {
-    states.set(state.name, state);
-    if (state.error !== undefined && !errors.includes(state.error)) errors.push(state.error);
-    options.onPlugin?.(state);
-  };
+  /** A runtime with nothing started yet. */
+  static async create(options: StartOptions = {}): Promise<Runtime> {
+    const temp: string[] = [];
+    const root = options.root ?? await tempDir('root', temp);
+    const state = options.state ?? await tempDir('state', temp);
+    const logger = options.logger ?? await silentLogger();
+    return new Runtime(options, { root, state, logger, meta: options.meta, okByType: new Map() }, temp);
+  }
 
-  try {
+  get plugins(): readonly PluginState[] {
+    return [...this.#states.values()];
+  }
+
+  get errors(): readonly PlugdError[] {
+    return this.#errors;
+  }
+
+  instance(name: string): unknown {
+    return this.#live.find((l) => l.record.name === name)?.instance;
+  }
+
+  /**
+   * Brings `plugins` (the whole current set, ordered by `graph`) up: every plugin when `only` is
+   * absent, else just those in `only` - the others keep running as they are. `handoff` holds, by
+   * name, what the previous version's close returned.
+   */
+  async start(plugins: readonly PluginRecord[], graph: GraphResult, only?: ReadonlySet<string>, handoff: ReadonlyMap<string, unknown> = new Map()): Promise<void> {
+    const byName = new Map(plugins.map((p) => [p.name, p]));
+    const byType = new Map<string, PluginRecord[]>();
+    for (const p of plugins) {
+      const list = byType.get(p.type);
+      if (list === undefined) byType.set(p.type, [p]);
+      else list.push(p);
+    }
+    for (const name of [...this.#states.keys()]) if (!byName.has(name)) this.#states.delete(name);
+    this.#errors = [];
     for (const name of graph.order) {
       const record = byName.get(name);
-      if (record === undefined) continue;
-      const base = { name, type: record.type, id: record.id, file: record.file, requires: record.requires };
-      if (disabled.has(name)) {
-        settle({ ...base, status: 'disabled' });
-        continue;
-      }
-      const unmet = graph.unresolved.get(name) ?? unmetRequirement(record, byType, states);
-      if (unmet !== undefined) {
-        settle({ ...base, status: 'skipped', error: unmet });
-        continue;
-      }
-      const config = validateConfig(record, options.config?.[name]);
-      if (config instanceof ConfigError) {
-        settle({ ...base, status: 'failed', error: config });
-        continue;
-      }
-      const signal = new LazySignal();
-      const ctx = context(record, config, { root, state: stateDir, logger, meta: options.meta, signal, okByType });
-      const started = performance.now();
-      const result = await bounded(() => record.registration.init(ctx), timeout,
-        (late) => void bounded(() => record.registration.close?.(late), closeTimeout));
-      const initMs = performance.now() - started;
-      if (result.kind === 'value') {
-        live.push({ record, signal, instance: result.value });
-        const list = okByType.get(record.type);
-        if (list === undefined) okByType.set(record.type, [result.value]);
-        else list.push(result.value);
-        settle({ ...base, status: 'ok', initMs });
-      } else {
-        signal.abort();
-        if (result.kind === 'thrown' && isSkip(result.thrown)) {
-          settle({ ...base, status: 'skipped', skipReason: renderSkip(result.thrown), initMs });
-        } else {
-          settle({ ...base, status: 'failed', initMs, error: failure(PluginInitError, record, result, timeout) });
-        }
-      }
+      if (record === undefined || (only !== undefined && !only.has(name) && this.#states.has(name))) continue;
+      await this.#startOne(record, graph, byType, handoff);
     }
     for (const p of plugins) {
       const error = graph.unresolved.get(p.name);
-      if (error !== undefined && !states.has(p.name)) {
-        const base = { name: p.name, type: p.type, id: p.id, file: p.file, requires: p.requires };
-        // A disabled plugin stays `disabled`, whether or not its requirements could have been met.
-        settle(disabled.has(p.name) ? { ...base, status: 'disabled' } : { ...base, status: 'skipped', error });
-      }
+      if (error === undefined || (only !== undefined && !only.has(p.name) && this.#states.has(p.name))) continue;
+      this.#states.delete(p.name);
+      const base = { name: p.name, type: p.type, id: p.id, file: p.file, requires: p.requires };
+      // A disabled plugin stays `disabled`, whether or not its requirements could have been met.
+      this.#settle(this.#disabled.has(p.name) ? { ...base, status: 'disabled' } : { ...base, status: 'skipped', error });
     }
-  } catch (error) {
-    // Only the host's own callback can get here: close what started, leave nothing behind.
-    await closeAll(live, closeTimeout, options.onClose);
-    await Promise.all(temp.map((d) => rm(d, { recursive: true, force: true })));
-    throw error;
+    for (const state of this.#states.values()) if (state.error !== undefined && !this.#errors.includes(state.error)) this.#errors.push(state.error);
   }
 
-  let closing: Promise<PlugdError[]> | undefined;
-  return {
-    plugins: [...states.values()],
-    errors,
-    instance: (name) => live.find((l) => l.record.name === name)?.instance,
-    close: () => (closing ??= closeAll(live, closeTimeout, options.onClose).finally(() => Promise.all(temp.map((d) => rm(d, { recursive: true, force: true }))))),
-  };
+  /** Closes the running plugins among `names`, in reverse init order; what each close returned, by name. */
+  async stop(names: ReadonlySet<string>): Promise<{ errors: PlugdError[]; handoff: Map<string, unknown> }> {
+    const stopping = this.#live.filter((l) => names.has(l.record.name));
+    const result = await closeAll(stopping, this.#closeTimeout, this.#options.onClose);
+    for (const l of stopping) {
+      this.#live.splice(this.#live.indexOf(l), 1);
+      const list = this.#okByType.get(l.record.type);
+      list?.splice(list.indexOf(l), 1);
+    }
+    for (const name of names) this.#states.delete(name);
+    return result;
+  }
+
+  /** Closes every running plugin in reverse init order; returns the close failures. Idempotent. */
+  close(): Promise<PlugdError[]> {
+    this.#closing ??= closeAll([...this.#live], this.#closeTimeout, this.#options.onClose)
+      .then(async ({ errors }) => {
+        this.#live.length = 0;
+        this.#okByType.clear();
+        await Promise.all(this.#temp.map((d) => rm(d, { recursive: true, force: true })));
+        return errors;
+      });
+    return this.#closing;
+  }
+
+  #settle(state: PluginState): void {
+    this.#states.set(state.name, state);
+    if (state.error !== undefined && !this.#errors.includes(state.error)) this.#errors.push(state.error);
+    this.#options.onPlugin?.(state);
+  }
+
+  async #startOne(record: PluginRecord, graph: GraphResult, byType: ReadonlyMap<string, PluginRecord[]>, handoff: ReadonlyMap<string, unknown>): Promise<void> {
+    const { name } = record;
+    this.#states.delete(name);
+    const base = { name, type: record.type, id: record.id, file: record.file, requires: record.requires };
+    if (this.#disabled.has(name)) {
+      this.#settle({ ...base, status: 'disabled' });
+      return;
+    }
+    const unmet = graph.unresolved.get(name) ?? unmetRequirement(record, byType, this.#states);
+    if (unmet !== undefined) {
+      this.#settle({ ...base, status: 'skipped', error: unmet });
+      return;
+    }
+    const config = validateConfig(record, this.#options.config?.[name]);
+    if (config instanceof ConfigError) {
+      this.#settle({ ...base, status: 'failed', error: config });
+      return;
+    }
+    const signal = new LazySignal();
+    const ctx = context(record, config, { ...this.#parts, okByType: this.#okByType, signal }, handoff.get(name));
+    const started = performance.now();
+    const closeTimeout = this.#closeTimeout;
+    const result = await bounded(() => record.registration.init(ctx), this.#timeout,
+      (late) => void bounded(() => record.registration.close?.(late), closeTimeout));
+    const initMs = performance.now() - started;
+    if (result.kind === 'value') {
+      const live = { record, signal, instance: result.value };
+      this.#live.push(live);
+      const list = this.#okByType.get(record.type);
+      if (list === undefined) this.#okByType.set(record.type, [live]);
+      else list.push(live);
+      this.#settle({ ...base, status: 'ok', initMs });
+    } else {
+      signal.abort();
+      if (result.kind === 'thrown' && isSkip(result.thrown)) {
+        this.#settle({ ...base, status: 'skipped', skipReason: renderSkip(result.thrown), initMs });
+      } else {
+        this.#settle({ ...base, status: 'failed', initMs, error: failure(PluginInitError, record, result, this.#timeout) });
+      }
+    }
+  }
 }
 
-async function closeAll(live: readonly Live[], timeout: number, onClose: StartOptions['onClose']): Promise<PlugdError[]> {
+async function closeAll(live: readonly Live[], timeout: number, onClose: StartOptions['onClose']): Promise<{ errors: PlugdError[]; handoff: Map<string, unknown> }> {
   const errors: PlugdError[] = [];
+  const handoff = new Map<string, unknown>();
   for (const { record, signal, instance } of [...live].reverse()) {
     signal.abort();
     const close = record.registration.close;
@@ -245,9 +322,10 @@ async function closeAll(live: readonly Live[], timeout: number, onClose: StartOp
     const result = close === undefined ? undefined : await bounded(() => close(instance), timeout);
     const error = result === undefined || result.kind === 'value' ? undefined : failure(PluginCloseError, record, result, timeout);
     if (error !== undefined) errors.push(error);
+    if (result?.kind === 'value' && result.value !== undefined) handoff.set(record.name, result.value);
     onClose?.(record.name, performance.now() - started, error);
   }
-  return errors;
+  return { errors, handoff };
 }
 
 function failure(
@@ -295,23 +373,23 @@ interface ContextParts {
   readonly logger: Logger;
   readonly meta: Database | undefined;
   readonly signal: LazySignal;
-  readonly okByType: ReadonlyMap<string, unknown[]>;
+  readonly okByType: ReadonlyMap<string, readonly Live[]>;
 }
 
-function context(record: PluginRecord, config: unknown, parts: ContextParts): InitContext {
+function context(record: PluginRecord, config: unknown, parts: ContextParts, handoff: unknown): InitContext {
   const { name, type, id, requires } = record;
   const getAll = <T>(wanted: string): T[] => {
     if (!requires.includes('*') && !requires.includes(wanted)) {
       throw new DependencyError(name, { missing: [wanted] },
         `plugin "${name}" asked for "${wanted}", which is not in its requires; add it to requires`);
     }
-    return [...(parts.okByType.get(wanted) ?? [])] as T[];
+    return (parts.okByType.get(wanted) ?? []).map((l) => l.instance) as T[];
   };
   let log: Logger | undefined;
   const root = lazyDir(join(parts.root, name));
   const state = lazyDir(join(parts.state, name));
   return {
-    name, type, id, config,
+    name, type, id, config, handoff,
     // Created on first use: most plugins never touch them, and two mkdirs per plugin would be
     // most of the lifecycle's cost. A failure to create one fails the plugin's init.
     get root() { return root(); },

@@ -31,6 +31,11 @@ export interface InitContext<Config = unknown> {
   readonly meta: import('better-sqlite3').Database | undefined;
   /** Aborted when the plugin is being closed, or when its init timed out. */
   readonly signal: AbortSignal;
+  /**
+   * On a hot reload, what the previous version's `close` returned (its state to hand on, like
+   * Vite's `hot.data`); `undefined` at a first start.
+   */
+  readonly handoff: unknown;
   /** The instance of the one initialized plugin of a required type; throws unless exactly one. */
   get<T = unknown>(type: string): T;
   /** The instances of every initialized plugin of a required type, in init order. */

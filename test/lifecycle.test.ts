@@ -185,8 +185,11 @@ describe('dependency order (fixtures/deps)', () => {
       }
       const server = instance(running, 'test.http.v1.server');
       expect(server.ctx).toMatchObject({ type: 'test.http.v1', id: 'server' });
+      const all = DEPS_ORDER.map((name) => instance(running, name));
       await running.close();
-      for (const name of DEPS_ORDER) expect(instance(running, name).ctx.signal.aborted).toBe(true);
+      for (const i of all) expect(i.ctx.signal.aborted).toBe(true);
+      // Closed: the runtime holds no instance any more.
+      for (const name of DEPS_ORDER) expect(running.instance(name)).toBeUndefined();
       // Directories the caller gave are kept.
       expect(existsSync(join(root, 'test.http.v1.server'))).toBe(true);
     } finally {
@@ -560,6 +563,8 @@ describe('close failures (fixtures/close-failures)', () => {
   test('throwing, rejecting and hanging closes are reported as E_PLUGIN_CLOSE and do not stop the others', async () => {
     const { running } = await start('close-failures', { closeTimeout: 100 });
     expect(running.errors).toEqual([]);
+    const ids = ['throws', 'hangs', 'rejects', 'fine', 'last'];
+    const instances = ids.map((id) => instance<{ ctx: InitContext }>(running, `test.close.v1.${id}`));
     expect(recorded.__plugdClose).toEqual(['init:throws', 'init:hangs', 'init:rejects', 'init:fine', 'init:last']);
     recorded.__plugdClose = [];
 
@@ -577,9 +582,7 @@ describe('close failures (fixtures/close-failures)', () => {
     expect(errors[1]?.message).toContain('100 ms');
     expect(errors[2]?.message).toContain('close exploded');
     expect((errors[2] as PluginCloseError).thrown).toBeInstanceOf(Error);
-    for (const id of ['throws', 'hangs', 'rejects', 'fine', 'last']) {
-      expect(instance<{ ctx: InitContext }>(running, `test.close.v1.${id}`).ctx.signal.aborted).toBe(true);
-    }
+    for (const i of instances) expect(i.ctx.signal.aborted).toBe(true);
 
     // Idempotent: the same errors, no close runs twice.
     expect(await running.close()).toBe(errors);
