@@ -47,6 +47,12 @@ export interface DaemonConfig {
   timeouts: { load: number; init: number };
   /** The raw `[plugins."<name>"]` sections, by plugin name. */
   plugins: Record<string, Record<string, unknown>>;
+  /**
+   * `serve --watch`: how long a changed plugin's files must stay unchanged before it is reloaded
+   * (`quiet_ms`, default 20), and how much the heap may grow through reloads before the daemon
+   * suggests a restart (`heap_budget_mb`, default 256). A plugd extension of the CONTRACT's file.
+   */
+  watch: { quietMs: number; heapBudgetMb: number };
 }
 
 const CONFIG_FILE = 'plugd.toml';
@@ -54,7 +60,8 @@ const DEFAULT_TIMEOUTS = { load: 10_000, init: 30_000 } as const;
 /** The longest delay Node's timers support; a longer one fires at once. */
 const MAX_TIMEOUT = 2_147_483_647;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const TOP_KEYS = ['version', 'plugin_dir', 'root', 'state', 'disabled_plugins', 'required_plugins', 'allow_insecure', 'timeouts', 'plugins'];
+const TOP_KEYS = ['version', 'plugin_dir', 'root', 'state', 'disabled_plugins', 'required_plugins', 'allow_insecure', 'timeouts', 'plugins', 'watch'];
+const DEFAULT_WATCH = { quietMs: 20, heapBudgetMb: 256 } as const;
 const TIMEOUT_KEYS = ['load', 'init'];
 
 /**
@@ -84,6 +91,10 @@ export async function resolveConfig(flags: ServeFlags, cwd: string): Promise<Dae
       init: flags.timeout ?? doc?.timeouts?.init ?? DEFAULT_TIMEOUTS.init,
     },
     plugins: doc?.plugins ?? {},
+    watch: {
+      quietMs: doc?.watch?.quiet_ms ?? DEFAULT_WATCH.quietMs,
+      heapBudgetMb: doc?.watch?.heap_budget_mb ?? DEFAULT_WATCH.heapBudgetMb,
+    },
   };
 }
 
@@ -177,6 +188,10 @@ function buildSchema() {
     required_plugins: names.optional(),
     allow_insecure: z.boolean({ error: 'must be true or false (without quotes)' }).optional(),
     timeouts: z.strictObject({ load: ms.optional(), init: ms.optional() }, { error: notTable('[timeouts] with load and init in ms') }).optional(),
+    watch: z.strictObject({
+      quiet_ms: z.int().min(1).max(10_000).optional(),
+      heap_budget_mb: z.int().min(1).optional(),
+    }, { error: notTable('[watch] with quiet_ms and heap_budget_mb') }).optional(),
     plugins: z.record(
       z.string(),
       z.record(z.string(), z.unknown(), { error: notTable('[plugins."<name>"] with that plugin\'s settings') }),

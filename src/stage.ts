@@ -13,7 +13,7 @@
  * without such an import are hard links (copies across filesystems).
  */
 import { accessSync, constants, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -53,11 +53,29 @@ export async function place(dir: string): Promise<Placement> {
   if (!again && resolvesPlugd(dir)) {
     return { dir, entries: await scan(dir), base: dir, staged: false, ready: () => done, unstage: (text) => text };
   }
+  return stageFiles(dir, await listTree(dir));
+}
+
+/**
+ * A fresh stage of just `units` of `dir` (top-level files or folders, by name): a new version of
+ * them, to import while the live version keeps running.
+ */
+export async function stageUnits(dir: string, units: readonly string[]): Promise<Placement> {
+  const files: string[] = [];
+  for (const unit of units) {
+    const info = await stat(join(dir, unit)).catch(() => undefined);
+    if (info?.isDirectory() === true) files.push(...(await listTree(join(dir, unit))).map((f) => `${unit}/${f}`));
+    else if (info?.isFile() === true) files.push(unit);
+  }
+  return stageFiles(dir, files);
+}
+
+/** A new load directory in the process stage holding `files` of `dir`, staged as they are needed. */
+async function stageFiles(dir: string, files: readonly string[]): Promise<Placement> {
   const project = nearestNodeModules(dir);
   // In a project, its own dependencies must stay resolvable: stage under its node_modules, as
   // links (new files are slow on disk). Elsewhere nothing but 'plugd' can resolve: stage in RAM.
-  const [files, stage, rewrite] = await Promise.all([
-    listTree(dir),
+  const [stage, rewrite] = await Promise.all([
     processStage(project === undefined ? ramDir() : join(project, '.cache', 'plugd')),
     project === undefined ? rewriter() : undefined,
     installApi(),
@@ -86,7 +104,7 @@ function resolvesPlugd(dir: string): boolean {
 }
 
 /** A file's plugin unit: its first path segment (`a.js`, or `folder` for `folder/x/y.js`). */
-function unitOf(file: string): string {
+export function unitOf(file: string): string {
   const slash = file.indexOf('/');
   return slash === -1 ? file : file.slice(0, slash);
 }

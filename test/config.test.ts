@@ -62,6 +62,7 @@ describe('resolveConfig reads', () => {
       requiredPlugins: ['io.plugd.store.v1.sqlite'],
       allowInsecure: false,
       timeouts: { load: 10000, init: 30000 },
+      watch: { quietMs: 20, heapBudgetMb: 256 },
       plugins: { 'io.plugd.store.v1.sqlite': { path: 'meta.db' } },
     });
   });
@@ -78,6 +79,7 @@ describe('resolveConfig reads', () => {
       requiredPlugins: [],
       allowInsecure: true,
       timeouts: { load: 2500, init: 30000 },
+      watch: { quietMs: 20, heapBudgetMb: 256 },
       plugins: {},
     });
   });
@@ -93,6 +95,7 @@ describe('resolveConfig reads', () => {
       requiredPlugins: [],
       allowInsecure: false,
       timeouts: { load: 10000, init: 30000 },
+      watch: { quietMs: 20, heapBudgetMb: 256 },
       plugins: {},
     });
   });
@@ -109,6 +112,7 @@ describe('resolveConfig reads', () => {
       requiredPlugins: [],
       allowInsecure: false,
       timeouts: { load: 10000, init: 5000 },
+      watch: { quietMs: 20, heapBudgetMb: 256 },
       plugins: {
         'io.plugd.log.v1.stdout': { level: 'debug', colors: { error: 'red', info: 'blue' } },
         'io.plugd.example.v1.stale': {},
@@ -133,6 +137,7 @@ describe('resolveConfig reads', () => {
       requiredPlugins: [],
       allowInsecure: false,
       timeouts: { load: 10000, init: 30000 },
+      watch: { quietMs: 20, heapBudgetMb: 256 },
       plugins: {},
     });
   });
@@ -295,4 +300,12 @@ describe('unknownPluginSections', () => {
   test('is empty without sections', async () => {
     expect(unknownPluginSections(await resolveConfig({ config: join(FIXTURES, 'minimal.toml') }, tmp), ['a.b'])).toEqual([]);
   });
+});
+
+test('[watch]: the stability window and heap budget of serve --watch, validated', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'plugd-config-watch-'));
+  await writeFile(join(dir, 'plugd.toml'), 'version = 1\n[watch]\nquiet_ms = 35\nheap_budget_mb = 64\n');
+  expect((await resolveConfig({}, dir)).watch).toEqual({ quietMs: 35, heapBudgetMb: 64 });
+  await writeFile(join(dir, 'plugd.toml'), 'version = 1\n[watch]\nquiet_ms = 0\nquiet = 3\n');
+  await expect(resolveConfig({}, dir)).rejects.toMatchObject({ code: 'E_CONFIG' });
 });

@@ -16,7 +16,7 @@ const HELP = `usage: plugd <command> [options]
 
 commands:
   check <dir> [--json] [--init] [--timeout <ms>]   load a plugin directory and report its problems
-  serve [--plugins <dir>] [--config <file>] [--root <dir>] [--state <dir>]
+  serve [--plugins <dir>] [--config <file>] [--root <dir>] [--state <dir>] [--watch]
         [--timeout <ms>] [--log-level <level>]      run the daemon (config: ./plugd.toml if present)
   ls [--state <dir>] [--json] [--detailed]         list the plugins of the running daemon
 

@@ -1,6 +1,7 @@
 /**
- * `plugd serve [--plugins <dir>] [--config <file>] [--root <dir>] [--state <dir>] [--timeout <ms>]
- * [--log-level <level>]` (CONTRACT section 6): the daemon, its control socket, and its signals.
+ * `plugd serve [--plugins <dir>] [--config <file>] [--root <dir>] [--state <dir>] [--watch]
+ * [--timeout <ms>] [--log-level <level>]` (CONTRACT sections 6 and 8): the daemon, its control
+ * socket, and its signals.
  */
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ export const serveCommand: Command = async (args) => {
     state: { type: 'string' },
     timeout: { type: 'string' },
     'log-level': { type: 'string' },
+    watch: { type: 'boolean' },
   });
   if (positionals.length > 0) throw new UsageError(`plugd serve takes no arguments (got "${positionals.join(' ')}"); use --plugins <dir>`);
   const level = values['log-level'] ?? 'info';
@@ -40,7 +42,7 @@ export const serveCommand: Command = async (args) => {
   }
 
   const log = createLogger(level);
-  const daemon = new Daemon(config, log, version());
+  const daemon = new Daemon(config, log, version(), { watch: values.watch === true });
   const socket = join(config.state, 'plugd.sock');
   let server: Server | undefined;
   const shutdown = async (code: number): Promise<never> => {

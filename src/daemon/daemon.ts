@@ -1,21 +1,28 @@
 /**
- * `plugd serve` without the command line: load the plugin directory, start the plugins with real
- * resources (per-plugin dirs, the shared metadata database, pino child loggers), log one line per
- * plugin and a `ready` line, keep plugd's inventory and history in the database, and close
- * everything in reverse order on stop. Containerd's `required_plugins` and `disabled_plugins`.
+ * `plugd serve` without the command line. Startup and every hot reload are one pipeline: import
+ * units (a top-level file or a folder plugin) into a stage, {@link decide} what should run from
+ * every unit's last good version, order it, then (re)start only what changed and what depends on
+ * it. Real resources per plugin (dirs, the shared metadata database, pino child loggers), one log
+ * line per plugin and a `ready` line, plugd's inventory in the database, and containerd's
+ * `required_plugins` / `disabled_plugins`.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { DaemonConfig } from '../config.js';
 import { unknownPluginSections } from '../config.js';
-import { renderThrown, type ErrorJSON, type PlugdError } from '../errors.js';
-import type { PluginState, Running } from '../lifecycle.js';
+import { renderThrown, type PlugdError } from '../errors.js';
+import { evaluate, type ModuleOutcome } from '../evaluate.js';
+import { resolveGraph } from '../graph.js';
+import { Runtime, type PluginState } from '../lifecycle.js';
 import { MetaStore } from '../meta.js';
-import { Registry, type LoadReport } from '../registry.js';
+import type { PluginRecord } from '../registry.js';
+import { place, stageUnits, type Placement } from '../stage.js';
 import { unitDigest } from './digest.js';
 import { progress } from './progress.js';
+import { affected, decide, unitName, type Unit } from './units.js';
+import { DEFAULT_TIMING, UnitWatcher } from './watch.js';
 
 /** A plugin in the `plugd ls --json` document (CONTRACT section 7). */
 export interface PluginDoc {
@@ -53,24 +60,37 @@ export interface StartResult {
   readonly missingRequired: readonly string[];
 }
 
-/** The daemon: one plugin directory, loaded, started, and stopped. */
+/** The daemon: one plugin directory, loaded, started, reloaded and stopped. */
 export class Daemon {
   readonly #config: DaemonConfig;
   readonly #log: Logger;
   readonly #version: string;
-  readonly #registry = new Registry();
+  readonly #watch: boolean;
+  /** Every unit of the directory, by unit name. */
+  #units = new Map<string, Unit>();
+  /** The units whose good version was refused (duplicates), with why. */
+  #refused: ReadonlyMap<string, PlugdError[]> = new Map();
+  /** The plugins that should run, in registration order. */
+  #records: PluginRecord[] = [];
+  #runtime: Runtime | undefined;
   #meta: MetaStore | undefined;
-  #running: Running | undefined;
-  #load: LoadReport | undefined;
-  #digests = new Map<string, string>();
+  #watcher: UnitWatcher | undefined;
+  /** Where modules were imported from (the dir and each stage): for blaming uncaught errors. */
+  readonly #bases = new Set<string>();
   #ready = false;
   #stopping: Promise<void> | undefined;
+  readonly #pending = new Map<string, number>();
+  #pass: Promise<void> | undefined;
+  #reloads = 0;
+  #heapAtReady = 0;
+  #heapWarned = false;
   readonly #startedAt = performance.now();
 
-  constructor(config: DaemonConfig, log: Logger, version: string) {
+  constructor(config: DaemonConfig, log: Logger, version: string, options: { watch?: boolean } = {}) {
     this.#config = config;
     this.#log = log;
     this.#version = version;
+    this.#watch = options.watch === true;
   }
 
   /** True once the `ready` line was logged. */
@@ -78,57 +98,69 @@ export class Daemon {
     return this.#ready;
   }
 
-  /** Loads and starts every plugin. Never throws for plugin problems; see {@link StartResult}. */
+  /** Loads and starts every plugin (and watches, with `watch`). Never throws for plugin problems. */
   async start(): Promise<StartResult> {
-    const { pluginDir, root, state, timeouts } = this.#config;
+    const { pluginDir, root, state } = this.#config;
     const log = this.#log;
     await Promise.all([mkdir(root, { recursive: true }), mkdir(state, { recursive: true })]);
     const meta = (this.#meta = MetaStore.open(join(root, 'meta.db'), { version: this.#version }));
     meta.event({ kind: 'start', detail: pluginDir });
-    log.info({ dir: pluginDir, root, state, version: this.#version }, 'starting');
+    log.info({ dir: pluginDir, root, state, version: this.#version, watch: this.#watch }, 'starting');
 
+    const placement = await place(pluginDir);
     const shown = progress(process.stderr, `loading ${pluginDir}`);
     let settled = 0;
-    const load = (this.#load = await this.#registry.load(pluginDir, {
-      timeout: timeouts.load,
-      onLateRegistration: (error) => { this.#reportLate(error); },
-      onModule: (_, total) => { shown.tick(++settled, total); },
-    }));
+    const outcomes = await this.#import(placement, placement.entries.map((e) => e.file), () => { shown.tick(++settled, placement.entries.length); });
     shown.done();
-    for (const late of load.errors.filter((e) => e.code === 'E_LATE_REGISTRATION')) this.#reportLate(late);
-    await this.#digest(load);
-    for (const file of load.files) {
-      meta.event({ kind: 'load', file: file.file, ok: file.status === 'loaded', detail: file.errors[0]?.message });
-      for (const error of file.errors) {
-        if (error.code !== 'E_LATE_REGISTRATION') log.error({ file: file.file, code: error.code, err: error.message }, 'plugin file failed to load');
-      }
+    for (const outcome of outcomes) {
+      if (outcome.vanished) continue;
+      const { file } = outcome.entry;
+      const digest = (await unitDigest(pluginDir, file)) ?? '';
+      const ok = outcome.errors.length === 0;
+      this.#units.set(unitName(file), {
+        entry: file, generation: 0, attempted: digest, loadErrors: outcome.errors,
+        good: ok ? { digest, registrations: outcome.registrations } : undefined,
+      });
+      meta.event({ kind: 'load', file, ok, detail: outcome.errors[0]?.message });
+      for (const error of outcome.errors) log.error({ file, code: error.code, err: error.message }, 'plugin file failed to load');
     }
-    const names = this.#registry.plugins().map((p) => p.name);
-    for (const section of unknownPluginSections(this.#config, names)) {
+    const decision = this.#decide();
+    for (const [unit, errors] of decision.refused) {
+      for (const error of errors) log.error({ file: this.#units.get(unit)?.entry, code: error.code, err: error.message }, 'plugin file failed to load');
+    }
+    for (const unit of this.#units.values()) if (this.#isLive(unit)) unit.generation = 1;
+    for (const section of unknownPluginSections(this.#config, this.#records.map((r) => r.name))) {
       log.warn({ plugin: section }, `config has a [plugins."${section}"] section, but no such plugin is registered`);
     }
 
-    this.#running = await this.#registry.start({
+    const runtime = (this.#runtime = await Runtime.create({
       root, state, logger: log, meta: meta.db,
       config: this.#config.plugins,
-      timeout: timeouts.init,
+      timeout: this.#config.timeouts.init,
       disabled: this.#config.disabledPlugins,
       onPlugin: (s) => { this.#settled(s); },
       onClose: (name, ms, error) => {
-        if (error === undefined) log.info({ plugin: name, ms: Math.round(ms * 100) / 100 }, 'plugin closed');
+        if (error === undefined) log.info({ plugin: name, ms: round(ms) }, 'plugin closed');
         else log.error({ plugin: name, code: error.code, err: error.message }, 'plugin failed to close');
         this.#meta?.event({ kind: 'close', plugin: name, ok: error === undefined, ms, detail: error?.message });
       },
-    });
+    }));
+    await runtime.start(this.#records, this.#graph());
 
-    const running = new Set(this.#running.plugins.filter((p) => p.status === 'ok').map((p) => p.name));
+    const running = new Set(runtime.plugins.filter((p) => p.status === 'ok').map((p) => p.name));
     const missingRequired = this.#config.requiredPlugins.filter((name) => !running.has(name));
     if (missingRequired.length > 0) {
       log.error({ required: missingRequired }, 'required plugin(s) did not start: shutting down');
       await this.stop();
       return { ok: false, missingRequired };
     }
+    if (this.#watch) {
+      const timing = { ...DEFAULT_TIMING, quietMs: this.#config.watch.quietMs };
+      this.#watcher = new UnitWatcher(pluginDir, timing, (unit, at) => { this.#enqueue(unit, at); });
+      await this.#watcher.start();
+    }
     this.#ready = true;
+    this.#heapAtReady = process.memoryUsage().heapUsed;
     const counts = this.#counts();
     const ms = Math.round(performance.now() - this.#startedAt);
     meta.event({ kind: 'ready', ms, detail: JSON.stringify(counts) });
@@ -138,17 +170,17 @@ export class Daemon {
 
   /** The current state: the `plugd ls --json` document. */
   status(): StatusDoc {
-    const records = new Map(this.#registry.plugins().map((p) => [p.name, p]));
-    const plugins: PluginDoc[] = (this.#running?.plugins ?? this.#registry.plugins().map((p) => ({ ...p, status: 'skipped' as const })))
-      .map((s) => pluginDoc(s as PluginState, records.get(s.name)?.requires ?? s.requires));
-    const files: FileDoc[] = (this.#load?.files ?? []).map((f) => {
-      const error = f.errors[0];
+    const generation = (file: string): number => this.#units.get(unitName(file))?.generation ?? 0;
+    const plugins = (this.#runtime?.plugins ?? []).map((s) => pluginDoc(s, generation(s.file)));
+    const files = [...this.#units.values()].sort((a, b) => (a.entry < b.entry ? -1 : 1)).map((unit): FileDoc => {
+      const live = this.#isLive(unit);
+      const error = unit.loadErrors[0] ?? this.#refused.get(unitName(unit.entry))?.[0];
       return {
-        file: f.file,
-        status: f.status,
-        generation: f.status === 'loaded' ? 1 : 0,
-        sha256: this.#digests.get(f.file) ?? null,
-        ...(error === undefined ? {} : { error: brief(error) }),
+        file: unit.entry,
+        status: live ? 'loaded' : 'failed',
+        generation: unit.generation,
+        sha256: live ? unit.good?.digest ?? null : null,
+        ...(error === undefined ? {} : { error: { code: error.code, message: error.message } }),
       };
     });
     return { plugins, files };
@@ -163,18 +195,23 @@ export class Daemon {
       pid: process.pid,
       uptimeMs: Math.round(performance.now() - this.#startedAt),
       ...(this.#ready ? this.#counts() : {}),
+      reloads: this.#reloads,
       heapUsedBytes: memory.heapUsed,
+      heapGrowthBytes: this.#ready ? memory.heapUsed - this.#heapAtReady : 0,
       rssBytes: memory.rss,
     };
   }
 
-  /** Closes every plugin in reverse init order (each bounded), then the database. Idempotent. */
+  /** Stops watching, lets a running reload finish, closes every plugin in reverse init order, then the database. Idempotent. */
   async stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#ready = false;
       const log = this.#log;
       log.info('stopping');
-      const errors = (await this.#running?.close()) ?? [];
+      this.#pending.clear();
+      await this.#watcher?.close();
+      await this.#pass;
+      const errors = (await this.#runtime?.close()) ?? [];
       this.#meta?.event({ kind: 'stop', ok: errors.length === 0 });
       this.#meta?.close();
       log.info({ closeErrors: errors.length }, 'stopped');
@@ -182,67 +219,212 @@ export class Daemon {
     return this.#stopping;
   }
 
-  /**
-   * The plugins whose files appear in `error`'s stack: who to blame for an uncaught error. Empty
-   * when no plugin's code is on the stack.
-   */
+  /** The plugins whose code appears in `error`'s stack: who to blame for an uncaught error. */
   blame(error: unknown): string[] {
     const stack = renderStack(error);
-    const base = this.#load?.importedFrom;
-    if (base === undefined || stack === '') return [];
-    return this.#registry.plugins()
-      .filter((p) => stack.includes(join(base, unitOf(p.file))) || stack.includes(join(this.#config.pluginDir, unitOf(p.file))))
-      .map((p) => p.name);
+    if (stack === '') return [];
+    const units = (file: string): string[] => [...this.#bases].map((base) => join(base, unitPrefix(file)));
+    return this.#records.filter((p) => units(p.file).some((u) => stack.includes(u))).map((p) => p.name);
+  }
+
+  /** Imports the given entries from `placement`; outcomes in the entries' order. */
+  async #import(placement: Placement, files: readonly string[], onModule?: () => void): Promise<ModuleOutcome[]> {
+    this.#bases.add(placement.base);
+    const entries = placement.entries.filter((e) => files.includes(e.file));
+    const outcomes = await evaluate(placement, entries, {
+      timeout: this.#config.timeouts.load,
+      onLate: (error) => { this.#log.warn({ file: error.file, plugin: error.plugin, code: error.code, err: error.message }, 'late registration refused'); },
+      ...(onModule === undefined ? {} : { onModule }),
+    });
+    // Registrations a module schedules on a timer are late: let them land (and be refused) now.
+    await new Promise((r) => setTimeout(r, 0));
+    await new Promise((r) => setImmediate(r));
+    return outcomes;
+  }
+
+  #decide(): ReturnType<typeof decide> {
+    const decision = decide(this.#config.pluginDir, this.#units);
+    this.#refused = decision.refused;
+    this.#records = decision.records;
+    return decision;
+  }
+
+  #graph(): ReturnType<typeof resolveGraph> {
+    return resolveGraph(this.#records, { disabled: new Set(this.#config.disabledPlugins) });
+  }
+
+  /** True while a version of `unit` is live: it has a good version, and it was not refused. */
+  #isLive(unit: Unit): boolean {
+    return unit.good !== undefined && !this.#refused.has(unitName(unit.entry));
+  }
+
+  #enqueue(unit: string, at: number): void {
+    if (this.#stopping !== undefined) return;
+    this.#pending.set(unit, Math.min(at, this.#pending.get(unit) ?? at));
+    // Reloads are serialized: changes that arrive during one coalesce into one more pass.
+    this.#pass ??= (async () => {
+      try {
+        while (this.#pending.size > 0 && this.#stopping === undefined) {
+          const batch = new Map(this.#pending);
+          this.#pending.clear();
+          await this.#reload(batch);
+        }
+      } catch (error) {
+        this.#log.error({ err: renderThrown(error) }, 'reload pass failed');
+      } finally {
+        this.#pass = undefined;
+      }
+    })();
+  }
+
+  /** One reload pass over `batch` (unit -> time of its first event): the hot-reload pipeline. */
+  async #reload(batch: ReadonlyMap<string, number>): Promise<void> {
+    const dir = this.#config.pluginDir;
+    const log = this.#log;
+    const watcher = this.#watcher;
+    const before = this.#records;
+    const wasLive = new Map([...this.#units].map(([name, unit]) => [name, this.#isLive(unit) ? unit.good : undefined]));
+    const seen = new Map<string, string>();
+    const touched = new Map<string, { file: string; result: string; at: number; error?: PlugdError }>();
+    const candidates = new Map<string, Unit>();
+
+    for (const [name, at] of batch) {
+      seen.set(name, watcher?.snapshot(name) ?? '');
+      const entry = await entryOf(dir, name);
+      const existing = this.#units.get(name);
+      if (entry === undefined) {
+        if (existing !== undefined) {
+          this.#units.delete(name);
+          touched.set(name, { file: existing.entry, result: 'removed', at });
+        }
+        continue;
+      }
+      const digest = (await unitDigest(dir, entry)) ?? '';
+      if (existing?.attempted === digest && existing.entry === entry) continue; // the same bytes again
+      const placement = await stageUnits(dir, [name]);
+      const [outcome] = await this.#import(placement, [entry]);
+      if (watcher !== undefined && watcher.snapshot(name) !== seen.get(name)) continue; // still changing: retried once quiet
+      const unit: Unit = existing ?? { entry, good: undefined, generation: 0, attempted: undefined, loadErrors: [] };
+      unit.attempted = digest;
+      if (outcome === undefined || outcome.vanished || outcome.errors.length > 0) {
+        unit.loadErrors = outcome?.errors ?? [];
+        this.#units.set(name, unit);
+        const error = unit.loadErrors[0];
+        touched.set(name, { file: entry, result: 'failed', at, ...(error === undefined ? {} : { error }) });
+        continue;
+      }
+      candidates.set(name, { ...unit, entry, loadErrors: [], good: { digest, registrations: outcome.registrations } });
+    }
+
+    // The new versions go live unless refused as duplicates of other live files: then the old stays.
+    const previous = new Map([...candidates.keys()].map((name) => [name, this.#units.get(name)]));
+    for (const [name, unit] of candidates) this.#units.set(name, unit);
+    let decision = this.#decide();
+    for (const [name, candidate] of candidates) {
+      const clashes = decision.refused.get(name);
+      const old = previous.get(name);
+      if (clashes === undefined || old?.good === undefined) continue;
+      this.#units.set(name, { ...old, attempted: candidate.attempted, loadErrors: clashes });
+      touched.set(name, { file: candidate.entry, result: 'failed', at: batch.get(name) ?? 0, ...(clashes[0] === undefined ? {} : { error: clashes[0] }) });
+      candidates.delete(name);
+      decision = this.#decide();
+    }
+    for (const [name, unit] of this.#units) {
+      const now = this.#isLive(unit) ? unit.good : undefined;
+      if (now !== undefined && now !== wasLive.get(name)) {
+        unit.generation++;
+        if (!touched.has(name)) touched.set(name, { file: unit.entry, result: 'live', at: batch.get(name) ?? performance.now() });
+      }
+    }
+    for (const name of candidates.keys()) {
+      if (!touched.has(name)) {
+        const refused = decision.refused.get(name)?.[0];
+        touched.set(name, { file: candidates.get(name)?.entry ?? name, result: refused === undefined ? 'live' : 'refused', at: batch.get(name) ?? 0, ...(refused === undefined ? {} : { error: refused }) });
+      }
+    }
+
+    const { start, stop } = affected(before, this.#records);
+    const runtime = this.#runtime;
+    if (runtime !== undefined && (start.size > 0 || stop.size > 0)) {
+      const { handoff } = await runtime.stop(stop);
+      await runtime.start(this.#records, this.#graph(), start, handoff);
+      for (const name of stop) if (!this.#records.some((r) => r.name === name)) this.#meta?.forgetPlugin(name);
+    }
+    const now = performance.now();
+    for (const [name, t] of touched) {
+      const own = this.#records.filter((r) => unitName(r.file) === name).map((r) => r.name);
+      const reinit = [...start].filter((p) => !own.includes(p));
+      const line = { file: t.file, plugins: own, reinit, result: t.result, ms: round(now - t.at), generation: this.#units.get(name)?.generation ?? 0 };
+      if (t.error === undefined) log.info(line, 'reload');
+      else log.error({ ...line, code: t.error.code, err: t.error.message }, 'reload');
+      this.#meta?.event({ kind: 'reload', file: t.file, ok: t.error === undefined, ms: now - t.at, detail: t.error?.message ?? t.result });
+    }
+    for (const name of batch.keys()) watcher?.recheck(name, seen.get(name) ?? '');
+    if (touched.size > 0) this.#reloads++;
+    this.#checkHeap();
+  }
+
+  #checkHeap(): void {
+    const growth = process.memoryUsage().heapUsed - this.#heapAtReady;
+    const budget = this.#config.watch.heapBudgetMb * 1024 * 1024;
+    if (this.#heapWarned || growth <= budget) return;
+    this.#heapWarned = true;
+    this.#log.warn({ reloads: this.#reloads, heapGrowthMb: Math.round(growth / 1048576), budgetMb: this.#config.watch.heapBudgetMb },
+      "the heap grew past its budget through reloads: Node's ESM cache never frees old module versions; restart the daemon to reclaim it");
   }
 
   #settled(s: PluginState): void {
     const log = this.#log;
-    const fields = { plugin: s.name, file: s.file, ms: s.initMs === undefined ? undefined : Math.round(s.initMs * 100) / 100 };
+    const fields = { plugin: s.name, file: s.file, ms: s.initMs === undefined ? undefined : round(s.initMs) };
     if (s.status === 'ok') log.info(fields, 'plugin loaded');
     else if (s.status === 'disabled') log.info(fields, 'plugin disabled');
     else if (s.status === 'skipped') log.warn({ ...fields, reason: s.skipReason ?? s.error?.message }, 'plugin skipped');
     else log.error({ ...fields, code: s.error?.code, err: s.error?.message }, 'plugin failed');
-    const doc = pluginDoc(s, s.requires);
+    const unit = this.#units.get(unitName(s.file));
+    const doc = pluginDoc(s, unit?.generation ?? 0);
     this.#meta?.recordPlugin({
-      name: s.name, type: s.type, id: s.id, file: s.file, sha256: this.#digests.get(s.file) ?? null, status: s.status,
+      name: s.name, type: s.type, id: s.id, file: s.file, sha256: unit?.good?.digest ?? null, status: s.status,
       errorCode: doc.error?.code ?? null, errorMessage: doc.error?.message ?? null,
-      initMs: s.initMs ?? null, generation: 1,
+      initMs: s.initMs ?? null, generation: Math.max(unit?.generation ?? 1, 1),
     });
     this.#meta?.event({ kind: 'init', plugin: s.name, file: s.file, ok: s.status === 'ok', ms: s.initMs, detail: doc.error?.message });
   }
 
-  #reportLate(error: PlugdError): void {
-    this.#log.warn({ file: error.toJSON().file, code: error.code, err: error.message }, 'late registration refused');
-  }
-
-  async #digest(load: LoadReport): Promise<void> {
-    const entries = await Promise.all(load.files.map(async (f) => [f.file, await unitDigest(this.#config.pluginDir, f.file)] as const));
-    this.#digests = new Map(entries.filter((e): e is readonly [string, string] => e[1] !== undefined));
-  }
-
   #counts(): Record<string, number> {
     const counts = { ok: 0, failed: 0, skipped: 0, disabled: 0, filesFailed: 0 };
-    for (const p of this.#running?.plugins ?? []) counts[p.status]++;
-    counts.filesFailed = (this.#load?.files ?? []).filter((f) => f.status === 'failed').length;
+    for (const p of this.#runtime?.plugins ?? []) counts[p.status]++;
+    counts.filesFailed = [...this.#units.values()].filter((u) => !this.#isLive(u)).length;
     return counts;
   }
 }
 
-function pluginDoc(s: PluginState, requires: readonly string[]): PluginDoc {
-  const error = s.error !== undefined ? brief(s.error) : s.skipReason !== undefined ? { code: 'E_SKIP_PLUGIN', message: s.skipReason } : undefined;
+/** The entry file of unit `name` as it is on disk now, or undefined when it is not a plugin (any more). */
+async function entryOf(dir: string, name: string): Promise<string | undefined> {
+  const info = await stat(join(dir, name)).catch(() => undefined);
+  if (info?.isFile() === true) return name.endsWith('.js') || name.endsWith('.mjs') ? name : undefined;
+  if (info?.isDirectory() !== true) return undefined;
+  for (const index of ['index.js', 'index.mjs']) {
+    if ((await stat(join(dir, name, index)).catch(() => undefined))?.isFile() === true) return `${name}/${index}`;
+  }
+  return undefined;
+}
+
+function pluginDoc(s: PluginState, generation: number): PluginDoc {
+  const error = s.error !== undefined ? { code: s.error.code, message: s.error.message }
+    : s.skipReason !== undefined ? { code: 'E_SKIP_PLUGIN', message: s.skipReason } : undefined;
   return {
-    name: s.name, type: s.type, id: s.id, file: s.file, requires: [...requires], status: s.status,
-    generation: 1,
+    name: s.name, type: s.type, id: s.id, file: s.file, requires: [...s.requires], status: s.status,
+    generation,
     initMs: s.initMs === undefined ? null : Math.round(s.initMs * 1000) / 1000,
     ...(error === undefined || s.status === 'ok' ? {} : { error }),
   };
 }
 
-function brief(error: PlugdError | ErrorJSON): { code: string; message: string } {
-  return { code: error.code, message: error.message };
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
 }
 
-function unitOf(file: string): string {
+function unitPrefix(file: string): string {
   const slash = file.indexOf('/');
   return slash === -1 ? file : file.slice(0, slash + 1);
 }

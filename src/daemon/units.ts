@@ -1,0 +1,101 @@
+/**
+ * The daemon's desired state, as pure data. A *unit* is one plugin of the directory: a top-level
+ * file, or a folder plugin. Each keeps its last version that imported cleanly; committing all
+ * units in sorted order (duplicates refused, earlier file wins) gives the plugins that should run -
+ * what a fresh start on the directory as it is now would give, except that a unit whose latest
+ * version failed keeps its last good one. Startup and every hot reload go through {@link decide}.
+ */
+import { DuplicatePluginError, type PlugdError } from '../errors.js';
+import type { ValidRegistration } from '../registration.js';
+import type { PluginRecord } from '../registry.js';
+import { compareFiles } from '../scan.js';
+
+/** One version of a unit's code that imported cleanly. */
+export interface Version {
+  /** sha256 of the unit's bytes (see digest.ts). */
+  readonly digest: string;
+  /** Its registrations, valid, in call order. */
+  readonly registrations: readonly ValidRegistration[];
+}
+
+/** One plugin of the directory and its versions. */
+export interface Unit {
+  /** The entry file, relative to the plugin directory (`a.js`, `folder/index.js`). */
+  entry: string;
+  /** Its last version that imported cleanly (live, or refused as a duplicate), if any. */
+  good: Version | undefined;
+  /** 1 when a version first went live, +1 for each later version that went live. */
+  generation: number;
+  /** The digest of the latest version tried (to skip saves that change nothing). */
+  attempted: string | undefined;
+  /** The errors of the latest version, when it failed to load (its last good one stays). */
+  loadErrors: readonly PlugdError[];
+}
+
+/** What committing every unit in sorted order gives. */
+export interface Decision {
+  /** The plugins that should run, in registration order (sorted file order, then call order). */
+  readonly records: PluginRecord[];
+  /** The units whose good version was refused, with why (duplicates of an earlier file). */
+  readonly refused: ReadonlyMap<string, DuplicatePluginError[]>;
+}
+
+/** Commits the good version of every unit (keyed by unit name) in sorted entry order. */
+export function decide(dir: string, units: ReadonlyMap<string, Unit>): Decision {
+  const owners = new Map<string, string>();
+  const records: PluginRecord[] = [];
+  const refused = new Map<string, DuplicatePluginError[]>();
+  const sorted = [...units.values()].sort((a, b) => compareFiles(a.entry, b.entry));
+  for (const unit of sorted) {
+    const regs = unit.good?.registrations ?? [];
+    const clashes = regs.flatMap((r) => {
+      const owner = owners.get(r.name);
+      return owner === undefined ? [] : [new DuplicatePluginError(unit.entry, r.name, owner)];
+    });
+    if (clashes.length > 0) {
+      refused.set(unitName(unit.entry), clashes);
+      continue;
+    }
+    for (const r of regs) {
+      owners.set(r.name, unit.entry);
+      records.push({ name: r.name, type: r.type, id: r.id, requires: r.requires, file: unit.entry, dir, registration: r });
+    }
+  }
+  return { records, refused };
+}
+
+/** The unit an entry or file belongs to: `a.js`, or `folder` for `folder/...`. */
+export function unitName(file: string): string {
+  const slash = file.indexOf('/');
+  return slash === -1 ? file : file.slice(0, slash);
+}
+
+/**
+ * Which plugins a change from `before` to `after` must (re)start: those added or replaced, and
+ * every plugin that requires - transitively - a type whose plugins changed (a `'*'` plugin
+ * requires them all). Also which running ones must stop first: those, and the removed ones.
+ */
+export function affected(before: readonly PluginRecord[], after: readonly PluginRecord[]): { start: Set<string>; stop: Set<string> } {
+  const old = new Map(before.map((r) => [r.name, r.registration]));
+  const now = new Map(after.map((r) => [r.name, r.registration]));
+  const changedTypes = new Set<string>();
+  const start = new Set<string>();
+  const stop = new Set<string>();
+  for (const r of before) if (now.get(r.name) !== r.registration) { stop.add(r.name); changedTypes.add(r.type); }
+  for (const r of after) if (old.get(r.name) !== r.registration) { start.add(r.name); changedTypes.add(r.type); }
+  // Dependents, to a fixed point: requiring a changed type makes a plugin's own type changed too.
+  let grew = changedTypes.size > 0;
+  while (grew) {
+    grew = false;
+    for (const r of after) {
+      if (start.has(r.name)) continue;
+      if (r.requires.includes('*') || r.requires.some((t) => changedTypes.has(t))) {
+        start.add(r.name);
+        stop.add(r.name);
+        if (!changedTypes.has(r.type)) changedTypes.add(r.type);
+        grew = true;
+      }
+    }
+  }
+  return { start, stop };
+}
