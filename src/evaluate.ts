@@ -43,8 +43,8 @@ const TIMED_OUT = Symbol('timed out');
 
 /** Collects the registrations of one module while it evaluates. */
 class ModuleScope implements LoadScope {
-  readonly registrations: ValidRegistration[] = [];
-  readonly errors: PlugdError[] = [];
+  registrations: ValidRegistration[] = [];
+  errors: PlugdError[] = [];
   /** Set once the module's import settled (or timed out): later calls are late. */
   settled = false;
   /** Set when the module failed: its late calls are not reported again. */
@@ -104,7 +104,11 @@ export async function evaluate(placement: Placement, entries: readonly Entry[], 
     if (failure !== undefined) scope.errors.push(failure);
     scope.failed = scope.errors.length > 0;
     options.onModule?.(entry.file);
-    return { entry, registrations: scope.registrations, errors: scope.errors, vanished: false };
+    const outcome = { entry, registrations: scope.registrations, errors: scope.errors, vanished: false };
+    // The scope stays on the channel (to tell late calls), but holds nothing of the module's any more.
+    scope.registrations = [];
+    scope.errors = [];
+    return outcome;
   }));
 }
 

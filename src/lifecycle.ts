@@ -208,11 +208,13 @@ export class Runtime implements Running {
   }
 
   /**
-   * Brings `plugins` (the whole current set, ordered by `graph`) up: every plugin when `only` is
-   * absent, else just those in `only` - the others keep running as they are. `handoff` holds, by
-   * name, what the previous version's close returned.
+   * Brings `plugins` (the whole current set, ordered by `graph`) up: those in `only`, or when it is
+   * absent every plugin not already running - a running one keeps running as it is (stop it first
+   * to restart it). `handoff` holds, by name, what the previous version's close returned.
    */
   async start(plugins: readonly PluginRecord[], graph: GraphResult, only?: ReadonlySet<string>, handoff: ReadonlyMap<string, unknown> = new Map()): Promise<void> {
+    const running = new Set(this.#live.map((l) => l.record.name));
+    only ??= new Set(plugins.filter((p) => !running.has(p.name)).map((p) => p.name));
     const byName = new Map(plugins.map((p) => [p.name, p]));
     const byType = new Map<string, PluginRecord[]>();
     for (const p of plugins) {
@@ -224,12 +226,12 @@ export class Runtime implements Running {
     this.#errors = [];
     for (const name of graph.order) {
       const record = byName.get(name);
-      if (record === undefined || (only !== undefined && !only.has(name) && this.#states.has(name))) continue;
+      if (record === undefined || (!only.has(name) && this.#states.has(name))) continue;
       await this.#startOne(record, graph, byType, handoff);
     }
     for (const p of plugins) {
       const error = graph.unresolved.get(p.name);
-      if (error === undefined || (only !== undefined && !only.has(p.name) && this.#states.has(p.name))) continue;
+      if (error === undefined || (!only.has(p.name) && this.#states.has(p.name))) continue;
       this.#states.delete(p.name);
       const base = { name: p.name, type: p.type, id: p.id, file: p.file, requires: p.requires };
       // A disabled plugin stays `disabled`, whether or not its requirements could have been met.
