@@ -17,6 +17,7 @@ import { resolveGraph, type GraphNode } from '../src/graph.js';
 import { startPlugins } from '../src/lifecycle.js';
 import type { PluginRecord } from '../src/registry.js';
 import { generate, prng, type Flavour } from './generate.js';
+import { reloadBench } from './reload.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -24,6 +25,8 @@ const quick = process.argv.includes('--quick');
 const SIZES = quick ? [100, 1000] : [100, 1000, 2000, 10_000];
 const REPEATS = quick ? 3 : 7;
 const GRAPH_SIZES = quick ? [1000, 10_000] : [1000, 10_000, 100_000];
+const RELOAD_SIZES = quick ? [100] : [100, 2000];
+const SAVES = quick ? 20 : 100;
 
 /** A median and its spread. */
 interface Stat {
@@ -225,6 +228,23 @@ async function main(): Promise<void> {
     results[`graph-${n}`] = g;
     rows.push([`graph ${n} nodes / ${g.edges} edges`, `${((g.ms.median * 1000) / n).toFixed(2)} us/node`, n === 10_000 ? '< 50 ms' : '', spread(g.ms, fmt), '']);
     if (n === 10_000) targets.push({ name: 'graph 10,000 nodes < 50 ms', pass: g.ms.median < 50 });
+  }
+  for (const n of RELOAD_SIZES) {
+    const d = dirs(base, n);
+    if (!SIZES.includes(n)) for (const flavour of ['plugd', 'bare'] as const) await generate(d[flavour], n, flavour);
+    const r = await reloadBench(join(root, 'dist/src/cli/main.js'), d.plugd, d.bare, SAVES, quick ? 2 : 5);
+    results[`reload-${n}`] = r;
+    const save = stat(r.saveToLiveMs);
+    const sorted = [...r.saveToLiveMs].sort((a, b) => a - b);
+    const p95 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))] ?? 0;
+    const restart = stat(r.restartMs);
+    rows.push([`reload ${n}: save -> live p50 / p95`, `${fmt(save.median)} / ${fmt(p95)}`, '<= 40 ms / 120 ms', spread(save, fmt), `${SAVES} saves`]);
+    rows.push([`reload ${n}: restart / reload`, ratio(restart.median / save.median, 1), n === 2000 ? '>= 20x' : '', spread(save, fmt), spread(restart, fmt)]);
+    const heap = r.heapPerReloadBytes / r.bareHeapPerImportBytes;
+    rows.push([`reload ${n}: heap per reload / bare`, ratio(heap, 1), '<= 1.2x', `${(r.heapPerReloadBytes / 1024).toFixed(1)} KB`, `${(r.bareHeapPerImportBytes / 1024).toFixed(1)} KB bare`]);
+    targets.push({ name: `reload ${n}: save -> live p50 <= 40 ms and p95 <= 120 ms`, pass: save.median <= 40 && p95 <= 120 });
+    if (n === 2000) targets.push({ name: 'reload 2,000: >= 20x faster than a restart', pass: restart.median / save.median >= 20 });
+    targets.push({ name: `reload ${n}: heap per reload <= 1.2x bare re-import`, pass: heap <= 1.2 });
   }
   const life = await lifecycleBench(10_000);
   results['lifecycle-10000'] = life;
