@@ -31,7 +31,10 @@ export async function scan(dir: string): Promise<Entry[]> {
  */
 export async function listTree(dir: string): Promise<string[]> {
   const root = await existingDir(dir);
-  return fg('**', { cwd: root, dot: false, onlyFiles: true, ignore: ['**/node_modules/**'], followSymbolicLinks: true });
+  // dot: false only hides dot entries from the results: fast-glob would still walk into them (a
+  // .git, or a .link -> /). Ignoring them prunes the walk; the depth bounds a symlink loop, which
+  // the permission checks report.
+  return fg('**', { cwd: root, dot: false, onlyFiles: true, ignore: ['**/node_modules/**', '**/.*/**'], followSymbolicLinks: true, deep: 8 });
 }
 
 /** The plugin entries among `files` (a {@link listTree} of `dir`), by the same rules as {@link scan}. */
