@@ -32,6 +32,12 @@ export const ErrorCodes = {
   REGISTRY_BUSY: 'E_REGISTRY_BUSY',
   /** Thrown by a plugin's `init` to say "not applicable here"; never reported as an error. */
   SKIP_PLUGIN: 'E_SKIP_PLUGIN',
+  /** The plugin directory or a plugin file is writable by group/others, or owned by another user. */
+  PLUGIN_PERMISSIONS: 'E_PLUGIN_PERMISSIONS',
+  /** A path of the plugin directory leaves it (symlink), loops, or dangles. */
+  PLUGIN_PATH: 'E_PLUGIN_PATH',
+  /** With `--locked`: a file differs from `plugd.lock`, is not in it, or is listed but gone. */
+  INTEGRITY: 'E_INTEGRITY',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */
@@ -42,6 +48,18 @@ export type LoadFailureReason = 'throw' | 'syntax' | 'resolve' | 'timeout';
 
 /** Why a plugin's `init` or `close` failed. */
 export type LifecycleFailureReason = 'throw' | 'timeout';
+
+/**
+ * What is wrong with a path of the plugin directory: its real path lies `outside` the directory,
+ * it is a symlink `loop` (or a link to a directory that contains it), or a `dangling` link.
+ */
+export type PathFailureReason = 'outside' | 'loop' | 'dangling';
+
+/**
+ * How a file disagrees with `plugd.lock`: its sha256 is a `mismatch`, it is `unlisted` in the
+ * lock, or it is `missing` (listed but gone; also the lock file itself when absent or invalid).
+ */
+export type IntegrityFailureReason = 'mismatch' | 'unlisted' | 'missing';
 
 /** One problem found by zod (or by plugd's own checks), in JSON-safe form. */
 export interface ValidationIssue {
@@ -60,13 +78,26 @@ export interface ErrorJSON {
   file?: string;
   plugin?: string;
   firstFile?: string;
-  reason?: LoadFailureReason | LifecycleFailureReason;
+  reason?: LoadFailureReason | LifecycleFailureReason | PathFailureReason | IntegrityFailureReason;
   issues?: ValidationIssue[];
   missing?: string[];
   cycle?: string[];
+  /** The permission bits found (`E_PLUGIN_PERMISSIONS`), e.g. 438 for 0o666. */
+  mode?: number;
+  /** The uid that owns the path (`E_PLUGIN_PERMISSIONS`). */
+  owner?: number;
+  /** The uids allowed to own it: the daemon's and root's (`E_PLUGIN_PERMISSIONS`). */
+  expectedOwner?: number[];
+  /** The real path or link target (`E_PLUGIN_PATH`). */
+  target?: string;
+  /** The sha256 in the lock (`E_INTEGRITY`). */
+  expected?: string;
+  /** The sha256 of the file on disk (`E_INTEGRITY`). */
+  actual?: string;
 }
 
-const JSON_FIELDS = ['file', 'plugin', 'firstFile', 'reason', 'issues', 'missing', 'cycle'] as const;
+const JSON_FIELDS = ['file', 'plugin', 'firstFile', 'reason', 'issues', 'missing', 'cycle',
+  'mode', 'owner', 'expectedOwner', 'target', 'expected', 'actual'] as const;
 
 /** The base class of every coded plugd error. */
 export abstract class PlugdError extends Error {
@@ -270,6 +301,139 @@ export class ConfigError extends PlugdError {
     this.plugin = where.plugin;
     this.file = where.file;
     this.issues = issues;
+  }
+}
+
+/** The subject of a message about a relative path of the plugin directory (`.` is the directory itself). */
+function subject(file: string, path: string | undefined): string {
+  const where = path === undefined || path === file ? '' : ` (${path})`;
+  return file === '.' ? `the plugin directory${path === undefined ? '' : ` "${path}"`}` : `plugin path "${file}"${where}`;
+}
+
+/**
+ * The plugin directory or a plugin file (or a folder on the way to one) is writable by group or
+ * others, or owned by a user other than the daemon's or root (`E_PLUGIN_PERMISSIONS`). Anyone who
+ * can write it can run code as the daemon. `--allow-insecure` reports it as a warning instead.
+ */
+export class PluginPermissionsError extends PlugdError {
+  override readonly name = 'PluginPermissionsError';
+  readonly code = ErrorCodes.PLUGIN_PERMISSIONS;
+  /** The path, relative to the plugin directory (POSIX separators); `.` for the directory itself. */
+  readonly file: string;
+  /** The permission bits found (`st_mode & 0o7777`). */
+  readonly mode: number;
+  /** The uid that owns it. */
+  readonly owner: number;
+  /** The uids allowed to own it: the daemon's, and root (0). */
+  readonly expectedOwner: number[];
+
+  /** `path` (the absolute path) is used in the message's fix commands; it defaults to `file`. */
+  constructor(file: string, mode: number, owner: number, expectedOwner: readonly number[], path?: string) {
+    const problems: string[] = [];
+    const fixes: string[] = [];
+    const target = JSON.stringify(path ?? file);
+    if ((mode & 0o022) !== 0) {
+      const who = (mode & 0o020) !== 0 ? ((mode & 0o002) !== 0 ? 'group and others' : 'its group') : 'others';
+      problems.push(`is writable by ${who} (mode ${octal(mode)}, expected no group/other write bits)`);
+      fixes.push(`chmod go-w ${target}`);
+    }
+    if (!expectedOwner.includes(owner)) {
+      const allowed = expectedOwner.map((uid) => (uid === 0 ? 'root (uid 0)' : `uid ${uid} (the daemon's user)`)).join(' or ');
+      problems.push(`is owned by uid ${owner} (expected ${allowed})`);
+      fixes.push(`chown ${expectedOwner[0] ?? 0} ${target}`);
+    }
+    super(`${subject(file, path)} ${problems.join(' and ')}, so another user could change the code plugd runs; ` +
+      `run ${fixes.join(' and ')}, or pass --allow-insecure to load it anyway`);
+    this.file = file;
+    this.mode = mode;
+    this.owner = owner;
+    this.expectedOwner = [...expectedOwner];
+  }
+}
+
+function octal(mode: number): string {
+  return '0' + (mode & 0o7777).toString(8).padStart(3, '0');
+}
+
+/**
+ * A path of the plugin directory is a symlink whose real path leaves the directory (`outside`, a
+ * warning under `--allow-insecure`), a symlink loop (`loop`), or a dangling link (`dangling`)
+ * (`E_PLUGIN_PATH`).
+ */
+export class PluginPathError extends PlugdError {
+  override readonly name = 'PluginPathError';
+  readonly code = ErrorCodes.PLUGIN_PATH;
+  /** The link (or the file below it), relative to the plugin directory (POSIX separators). */
+  readonly file: string;
+  /** `outside`, `loop` or `dangling`. */
+  readonly reason: PathFailureReason;
+  /** The real path (`outside`, and a link to a directory that contains it), or the link's own target. */
+  readonly target: string | undefined;
+
+  /** `dir` (the plugin directory) is named in the `outside` message. */
+  constructor(file: string, reason: PathFailureReason, target?: string, dir?: string) {
+    const to = target === undefined ? '' : ` to "${target}"`;
+    const inDir = dir === undefined ? 'the plugin directory' : `the plugin directory "${dir}"`;
+    let message: string;
+    switch (reason) {
+      case 'outside':
+        message = `plugin path "${file}" is a symlink${to}, outside ${inDir}; copy what it points to into ` +
+          'the plugin directory (or pass --allow-insecure to load it anyway)';
+        break;
+      case 'loop':
+        message = `plugin path "${file}" is a symlink loop${to} (it resolves to itself or to a folder that contains it); ` +
+          'remove the link or point it elsewhere';
+        break;
+      case 'dangling':
+        message = `plugin path "${file}" is a dangling symlink${to} (nothing is there); remove the link or restore its target`;
+        break;
+    }
+    super(message);
+    this.file = file;
+    this.reason = reason;
+    this.target = target;
+  }
+}
+
+/**
+ * With `--locked`, a file disagrees with `plugd.lock` (`E_INTEGRITY`): its sha256 differs
+ * (`mismatch`), it is not in the lock (`unlisted`), or a locked file is gone (`missing`). Also the
+ * lock itself when it is absent or invalid (`file` `plugd.lock`, `missing`).
+ */
+export class IntegrityError extends PlugdError {
+  override readonly name = 'IntegrityError';
+  readonly code = ErrorCodes.INTEGRITY;
+  /** The file, relative to the plugin directory (POSIX separators). */
+  readonly file: string;
+  /** `mismatch`, `unlisted` or `missing`. */
+  readonly reason: IntegrityFailureReason;
+  /** The sha256 the lock lists for it (`mismatch`, `missing`). */
+  readonly expected: string | undefined;
+  /** The sha256 of the file on disk (`mismatch`, `unlisted`). */
+  readonly actual: string | undefined;
+
+  /** `message` replaces the default message (e.g. for an unreadable lock, with the read error as `cause`). */
+  constructor(file: string, reason: IntegrityFailureReason, found: { expected?: string; actual?: string } = {},
+    message?: string, cause?: unknown) {
+    super(message ?? integrityMessage(file, reason, found), cause === undefined ? {} : { cause });
+    this.file = file;
+    this.reason = reason;
+    this.expected = found.expected;
+    this.actual = found.actual;
+  }
+}
+
+function integrityMessage(file: string, reason: IntegrityFailureReason, found: { expected?: string; actual?: string }): string {
+  const relock = 'if the change is intended, run "plugd lock <dir>" again';
+  switch (reason) {
+    case 'mismatch':
+      return `plugin file "${file}" does not match plugd.lock (sha256 ${found.actual ?? '?'}, expected ${found.expected ?? '?'}); ` +
+        `restore the locked version, or ${relock}`;
+    case 'unlisted':
+      return `plugin file "${file}" is not in plugd.lock (sha256 ${found.actual ?? '?'}); remove it, or ${relock}`;
+    case 'missing':
+      return `plugin file "${file}" is listed in plugd.lock (sha256 ${found.expected ?? '?'}) but is gone; ` +
+        `restore it, or ${relock}`;
   }
 }
 

@@ -21,5 +21,8 @@ export {
   ErrorCodes, PlugdError, PluginLoadError, InvalidRegistrationError, DuplicatePluginError,
   LateRegistrationError, DependencyError, PluginInitError, PluginCloseError, ConfigError,
   NoLoadInProgressError, RegistryBusyError, LoadFailedError, SkipPluginError, isSkip, renderThrown,
+  PluginPermissionsError, PluginPathError, IntegrityError,
 } from './errors.js';
-export type { ErrorCode, ErrorJSON, ValidationIssue, LoadFailureReason, LifecycleFailureReason } from './errors.js';
+export type {
+  ErrorCode, ErrorJSON, ValidationIssue, LoadFailureReason, LifecycleFailureReason, PathFailureReason, IntegrityFailureReason,
+} from './errors.js';

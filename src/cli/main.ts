@@ -6,11 +6,12 @@
 import { renderThrown } from '../errors.js';
 import { version } from '../version.js';
 import { checkCommand } from './check.js';
+import { lockCommand } from './lock.js';
 import { lsCommand } from './ls.js';
 import { serveCommand } from './serve.js';
 import { UsageError, type Command } from './usage.js';
 
-const commands: Record<string, Command> = { check: checkCommand, serve: serveCommand, ls: lsCommand };
+const commands: Record<string, Command> = { check: checkCommand, serve: serveCommand, ls: lsCommand, lock: lockCommand };
 
 const HELP = `usage: plugd <command> [options]
 
@@ -19,6 +20,7 @@ commands:
   serve [--plugins <dir>] [--config <file>] [--root <dir>] [--state <dir>] [--watch]
         [--timeout <ms>] [--log-level <level>]      run the daemon (config: ./plugd.toml if present)
   ls [--state <dir>] [--json] [--detailed]         list the plugins of the running daemon
+  lock <dir>                                       write <dir>/plugd.lock (sha256 of every plugin file)
 
   plugd --version    print the version
 `;
