@@ -16,6 +16,10 @@ export interface CheckOptions {
   readonly init?: boolean;
   /** Milliseconds each module import and each plugin init may take (default 10000). */
   readonly timeout?: number;
+  /** Refuse files missing from `<dir>/plugd.lock` or differing from it. */
+  readonly locked?: boolean;
+  /** Report permission refusals and symlinks that leave the directory as warnings, not errors. */
+  readonly allowInsecure?: boolean;
 }
 
 /** A plugin's status in a check: `ok`/`unresolved` without init; `ok`/`failed`/`skipped` with it. */
@@ -55,7 +59,10 @@ export interface CheckResult {
 export async function check(dir: string, options: CheckOptions = {}): Promise<CheckResult> {
   const timeout = options.timeout ?? DEFAULT_TIMEOUT;
   const registry = new Registry();
-  const load = await registry.load(dir, { timeout });
+  const load = await registry.load(dir, {
+    timeout,
+    admit: { permissions: true, locked: options.locked === true, allowInsecure: options.allowInsecure === true },
+  });
   const records = registry.plugins();
   const graph = registry.resolve();
   const errors: PlugdError[] = [...load.errors];
@@ -79,7 +86,7 @@ export async function check(dir: string, options: CheckOptions = {}): Promise<Ch
     errors.push(...graph.errors);
     plugins = records.map((r) => toPlugin(r, graph.unresolved.has(r.name) ? 'unresolved' : 'ok'));
   }
-  return { report: { ok: errors.length === 0, plugins, errors: errors.map((e) => e.toJSON()), warnings: [] }, errors };
+  return { report: { ok: errors.length === 0, plugins, errors: errors.map((e) => e.toJSON()), warnings: load.warnings.map((e) => e.toJSON()) }, errors };
 }
 
 function toPlugin(p: Pick<PluginRecord, 'name' | 'type' | 'id' | 'file' | 'requires'>, status: CheckStatus): CheckPlugin {

@@ -88,9 +88,16 @@ export async function evaluate(placement: Placement, entries: readonly Entry[], 
     let timer: NodeJS.Timeout | undefined;
     let failure: PluginLoadError | undefined;
     try {
-      const timeout = new Promise<typeof TIMED_OUT>((resolve) => { timer = setTimeout(resolve, options.timeout, TIMED_OUT); });
-      const result = await Promise.race([placement.ready(entry).then(() => import(url) as Promise<unknown>), timeout]);
-      if (result === TIMED_OUT) failure = new PluginLoadError(entry.file, 'timeout', undefined, options.timeout);
+      await placement.ready(entry);
+      // Refused before import (permissions, paths, the lock): reported, never imported.
+      const refused = placement.problems(entry);
+      if (refused.length > 0) {
+        scope.errors.push(...refused);
+      } else {
+        const timeout = new Promise<typeof TIMED_OUT>((resolve) => { timer = setTimeout(resolve, options.timeout, TIMED_OUT); });
+        const result = await Promise.race([import(url) as Promise<unknown>, timeout]);
+        if (result === TIMED_OUT) failure = new PluginLoadError(entry.file, 'timeout', undefined, options.timeout);
+      }
     } catch (thrown) {
       if (!existsSync(entry.path)) return { entry, registrations: [], errors: [], vanished: true };
       // A registration error thrown out of the module's top level is reported as itself, once.

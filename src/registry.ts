@@ -10,7 +10,8 @@ import { resolveGraph, type GraphResult } from './graph.js';
 import { startPlugins, type Running, type StartOptions } from './lifecycle.js';
 import type { ValidRegistration } from './registration.js';
 import type { Entry } from './scan.js';
-import { place, type Placement } from './stage.js';
+import type { AdmitOptions } from './admit.js';
+import { place, unitOf as unitName, type Placement } from './stage.js';
 
 /** A plugin the registry accepted. */
 export interface PluginRecord {
@@ -56,6 +57,8 @@ export interface LoadReport {
   readonly plugins: readonly PluginRecord[];
   /** Every problem, in file order. */
   readonly errors: readonly PlugdError[];
+  /** What was let through under `allowInsecure`. */
+  readonly warnings: readonly PlugdError[];
   /** Wall time of the load, in milliseconds. */
   readonly durationMs: number;
 }
@@ -73,6 +76,8 @@ export interface LoadOptions {
   readonly onLateRegistration?: (error: LateRegistrationError) => void;
   /** Called as each module settles, with how many there are in all (e.g. to show progress). */
   readonly onModule?: (file: string, total: number) => void;
+  /** Permission and path checks, the lock (`--locked`), and `--allow-insecure` (CONTRACT section 9). */
+  readonly admit?: AdmitOptions;
 }
 
 /** The default bound on a module's import and a plugin's init, in milliseconds. */
@@ -110,7 +115,7 @@ export class Registry {
     this.#loading = true;
     try {
       const start = performance.now();
-      const placement = await place(resolve(dir));
+      const placement = await place(resolve(dir), options.admit);
       return await this.#load(placement, placement.entries, options, start);
     } finally {
       this.#loading = false;
@@ -187,10 +192,18 @@ export class Registry {
         }
       }
       problems.push(...late.filter((e) => e.file === file));
-      errors.push(...problems);
+      // An error shared by several files (a missing lock refuses them all) is one problem.
+      for (const problem of problems) if (!errors.includes(problem)) errors.push(problem);
       files.push({ file, status: accepted ? 'loaded' : 'failed', plugins: accepted ? outcome.registrations.map((r) => r.name) : [], errors: problems });
     }
-    return { report: { dir, importedFrom: placement.base, ok: errors.length === 0, files, plugins, errors, durationMs }, added: plugins };
+    errors.push(...(placement.admission?.errors ?? []));
+    // Refusals of what is no plugin entry (a dangling link, a loop in a folder without index.js).
+    const units = new Set(outcomes.map((o) => unitName(o.entry.file)));
+    for (const [unit, refused] of placement.admission?.refused ?? []) {
+      if (unit === '*' ? units.size === 0 : !units.has(unit)) for (const e of refused) if (!errors.includes(e)) errors.push(e);
+    }
+    const warnings = [...(placement.admission?.warnings ?? [])];
+    return { report: { dir, importedFrom: placement.base, ok: errors.length === 0, files, plugins, errors, warnings, durationMs }, added: plugins };
   }
 }
 

@@ -12,13 +12,16 @@
  * +20-30% of the bare import time, the import edge alone +8%. Line numbers are kept. Modules
  * without such an import are hard links (copies across filesystems).
  */
+import { createHash } from 'node:crypto';
 import { accessSync, constants, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { admit, refusal, type Admission, type AdmitOptions } from './admit.js';
 import { registerFor } from './channel.js';
+import { IntegrityError, type PlugdError } from './errors.js';
 import { entriesOf, listTree, scan, type Entry } from './scan.js';
 import { packageRoot } from './version.js';
 
@@ -36,6 +39,10 @@ export interface Placement {
   ready(entry: Entry): Promise<void>;
   /** Rewrites stage paths and URLs in `text` back to the plugin directory's. */
   unstage(text: string): string;
+  /** Why `entry` must not be imported (refused by the admission checks, or its bytes differ from the lock); after `ready`. */
+  problems(entry: Entry): PlugdError[];
+  /** The admission checks' outcome, when any ran. */
+  readonly admission: Admission | undefined;
 }
 
 /** The global under which the host's API waits for rewritten plugin modules. */
@@ -46,32 +53,40 @@ const API_FOR = "globalThis[Symbol.for('plugd.api')].for(import.meta.url)";
 const placedBefore = new Set<string>();
 const done = Promise.resolve();
 
-/** Decides where the modules of `dir` (absolute) are imported from, and starts staging them if needed. */
-export async function place(dir: string): Promise<Placement> {
+/**
+ * Decides where the modules of `dir` (absolute) are imported from, runs the admission checks
+ * `policy` asks for, and starts staging if needed. A locked load is always staged, as copies of
+ * the bytes that were checked against the lock: nothing can swap a file between check and import.
+ */
+export async function place(dir: string, policy: AdmitOptions = {}): Promise<Placement> {
   const again = placedBefore.has(dir);
   placedBefore.add(dir);
-  if (!again && resolvesPlugd(dir)) {
-    return { dir, entries: await scan(dir), base: dir, staged: false, ready: () => done, unstage: (text) => text };
+  const checks = policy.permissions === true || policy.locked === true;
+  if (!again && policy.locked !== true && resolvesPlugd(dir)) {
+    const admission = checks ? await admit(dir, await listTree(dir), policy) : undefined;
+    return { dir, entries: await scan(dir), base: dir, staged: false, ready: () => done, unstage: (text) => text, admission, problems: (e) => refusal(admission, e.file) };
   }
-  return stageFiles(dir, await listTree(dir));
+  const files = await listTree(dir);
+  return stageFiles(dir, files, checks ? await admit(dir, files, policy) : undefined);
 }
 
 /**
  * A fresh stage of just `units` of `dir` (top-level files or folders, by name): a new version of
  * them, to import while the live version keeps running.
  */
-export async function stageUnits(dir: string, units: readonly string[]): Promise<Placement> {
+export async function stageUnits(dir: string, units: readonly string[], policy: AdmitOptions = {}): Promise<Placement> {
   const files: string[] = [];
   for (const unit of units) {
     const info = await stat(join(dir, unit)).catch(() => undefined);
     if (info?.isDirectory() === true) files.push(...(await listTree(join(dir, unit))).map((f) => `${unit}/${f}`));
     else if (info?.isFile() === true) files.push(unit);
   }
-  return stageFiles(dir, files);
+  const checks = policy.permissions === true || policy.locked === true;
+  return stageFiles(dir, files, checks ? await admit(dir, files, policy) : undefined);
 }
 
-/** A new load directory in the process stage holding `files` of `dir`, staged as they are needed. */
-async function stageFiles(dir: string, files: readonly string[]): Promise<Placement> {
+/** A new load directory in the process stage holding `files` of `dir` (but refused units), staged as they are needed. */
+async function stageFiles(dir: string, files: readonly string[], admission: Admission | undefined): Promise<Placement> {
   const project = nearestNodeModules(dir);
   // In a project, its own dependencies must stay resolvable: stage under its node_modules, as
   // links (new files are slow on disk). Elsewhere nothing but 'plugd' can resolve: stage in RAM.
@@ -81,7 +96,9 @@ async function stageFiles(dir: string, files: readonly string[]): Promise<Placem
     installApi(),
   ]);
   const base = join(stage, String(++loads));
-  const units = mirror(dir, base, files, rewrite);
+  const admitted = files.filter((f) => refusal(admission, f).length === 0);
+  const bad = new Map<string, PlugdError[]>();
+  const units = mirror(dir, base, admitted, rewrite, admission?.lock?.files, bad);
   const pairs = [[pathToFileURL(base).href, pathToFileURL(dir).href], [base, dir]] as const;
   return {
     dir,
@@ -90,6 +107,8 @@ async function stageFiles(dir: string, files: readonly string[]): Promise<Placem
     staged: true,
     ready: (entry) => units.get(unitOf(entry.file)) ?? done,
     unstage: (text) => pairs.reduce((t, [from, to]) => t.replaceAll(from, to), text),
+    admission,
+    problems: (entry) => [...refusal(admission, entry.file), ...(bad.get(unitOf(entry.file)) ?? [])],
   };
 }
 
@@ -117,7 +136,8 @@ const SLICE = 64;
  * all of its files are there. Synchronous fs in slices: the async API costs 3-4 thread-pool round
  * trips per file, and thousands of them queue ahead of the imports' own reads.
  */
-function mirror(dir: string, base: string, files: readonly string[], rewrite: Rewriter | undefined): Map<string, Promise<void>> {
+function mirror(dir: string, base: string, files: readonly string[], rewrite: Rewriter | undefined,
+  lock: Readonly<Record<string, string>> | undefined, bad: Map<string, PlugdError[]>): Map<string, Promise<void>> {
   const byUnit = new Map<string, string[]>();
   for (const file of [...files].sort()) {
     const unit = unitOf(file);
@@ -133,7 +153,10 @@ function mirror(dir: string, base: string, files: readonly string[], rewrite: Re
   const slice = (): void => {
     for (const end = Math.min(next + SLICE, pending.length); next < end; next++) {
       const [list, resolve] = pending[next] ?? [[], () => undefined];
-      for (const file of list) stageFile(join(dir, file), join(base, file), rewrite);
+      for (const file of list) {
+        const problem = stageFile(join(dir, file), join(base, file), rewrite, lock === undefined ? undefined : { file, sha256: lock[file] ?? '' });
+        if (problem !== undefined) bad.set(unitOf(file), [...(bad.get(unitOf(file)) ?? []), problem]);
+      }
       resolve();
     }
     if (next < pending.length) setImmediate(slice);
@@ -142,11 +165,24 @@ function mirror(dir: string, base: string, files: readonly string[], rewrite: Re
   return units;
 }
 
-/** Stages one file: a module importing 'plugd' rewritten, anything else linked (copied across filesystems). */
-function stageFile(from: string, to: string, rewrite: Rewriter | undefined): void {
+/**
+ * Stages one file: a module importing 'plugd' rewritten, anything else linked (copied across
+ * filesystems). Under a lock (`expect`), the bytes read are hashed and only those bytes are
+ * written - never a link, which would let the file change after the check.
+ */
+function stageFile(from: string, to: string, rewrite: Rewriter | undefined, expect?: { file: string; sha256: string }): IntegrityError | undefined {
   try {
     const slash = to.lastIndexOf('/');
     if (slash > 0) mkdirSync(to.slice(0, slash), { recursive: true });
+    if (expect !== undefined) {
+      const bytes = readFileSync(from);
+      const actual = createHash('sha256').update(bytes).digest('hex');
+      if (actual !== expect.sha256) return new IntegrityError(expect.file, 'mismatch', { expected: expect.sha256, actual });
+      const js = from.endsWith('.js') || from.endsWith('.mjs');
+      const text = rewrite !== undefined && js && bytes.includes('plugd') ? rewrite(bytes.toString('utf8')) : undefined;
+      writeFileSync(to, text ?? bytes);
+      return undefined;
+    }
     if (rewrite !== undefined && (from.endsWith('.js') || from.endsWith('.mjs'))) {
       const source = readFileSync(from, 'utf8');
       const rewritten = source.includes('plugd') ? rewrite(source) : undefined;
@@ -163,6 +199,7 @@ function stageFile(from: string, to: string, rewrite: Rewriter | undefined): voi
   } catch {
     // The file vanished or cannot be read: its import fails and says so, naming the file.
   }
+  return undefined;
 }
 
 /** Rewrites a module's `'plugd'` imports; `undefined` when there is nothing to rewrite. */

@@ -11,9 +11,11 @@ export const checkCommand: Command = async (args) => {
     json: { type: 'boolean' },
     init: { type: 'boolean' },
     timeout: { type: 'string' },
+    locked: { type: 'boolean' },
+    'allow-insecure': { type: 'boolean' },
   });
   const [dir, ...extra] = positionals;
-  if (dir === undefined || extra.length > 0) throw new UsageError('usage: plugd check <dir> [--json] [--init] [--timeout <ms>]');
+  if (dir === undefined || extra.length > 0) throw new UsageError('usage: plugd check <dir> [--json] [--init] [--timeout <ms>] [--locked] [--allow-insecure]');
   const timeout = timeoutOption(values.timeout);
   const info = await stat(dir).catch(() => undefined);
   if (info?.isDirectory() !== true) throw new UsageError(`plugd check: "${dir}" is not a readable directory`);
@@ -21,7 +23,7 @@ export const checkCommand: Command = async (args) => {
   // A plugin's stray callback must not take the CLI down: report it and go on.
   process.on('uncaughtException', (error) => { process.stderr.write(`plugd: uncaught error from a plugin: ${renderThrown(error)}\n`); });
   process.on('unhandledRejection', (reason) => { process.stderr.write(`plugd: unhandled rejection from a plugin: ${renderThrown(reason)}\n`); });
-  const { report, errors } = await check(dir, { init: values.init === true, timeout });
+  const { report, errors } = await check(dir, { init: values.init === true, timeout, locked: values.locked === true, allowInsecure: values['allow-insecure'] === true });
   if (values.json === true) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } else {

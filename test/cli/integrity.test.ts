@@ -1,0 +1,121 @@
+/**
+ * End-to-end: CONTRACT section 9 through the real CLI - permission and path refusals, the lock,
+ * and --allow-insecure - plus the lock's guarantee that the bytes checked are the bytes imported.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { chmod, chown, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { plugd, tempPluginDir } from '../support/cli.js';
+
+interface Doc {
+  ok: boolean;
+  plugins: { name: string; file: string }[];
+  errors: Record<string, unknown>[];
+  warnings: Record<string, unknown>[];
+}
+
+const register = (id: string): string => `import { register } from 'plugd';\nregister({ type: 'io.sec.v1', id: '${id}', init: () => ({}) });\n`;
+
+async function check(dir: string, ...flags: string[]): Promise<{ code: number | null; doc: Doc }> {
+  const run = await plugd(['check', dir, '--json', ...flags]);
+  return { code: run.code, doc: JSON.parse(run.stdout) as Doc };
+}
+
+describe('permissions and paths', () => {
+  test('a file writable by others is refused (E_PLUGIN_PERMISSIONS, with the fix); --allow-insecure warns and loads it', async () => {
+    const dir = await tempPluginDir({ 'a.js': register('a'), 'b.js': register('b') });
+    await chmod(join(dir, 'b.js'), 0o666);
+    const strict = await check(dir);
+    expect(strict.code).toBe(1);
+    expect(strict.doc.plugins.map((p) => p.name)).toEqual(['io.sec.v1.a']);
+    expect(strict.doc.errors).toEqual([expect.objectContaining({ code: 'E_PLUGIN_PERMISSIONS', file: 'b.js', mode: 0o666 })]);
+    expect(String(strict.doc.errors[0]?.message)).toContain('chmod go-w');
+    const lax = await check(dir, '--allow-insecure');
+    expect(lax.code).toBe(0);
+    expect(lax.doc.ok).toBe(true);
+    expect(lax.doc.plugins.map((p) => p.name)).toEqual(['io.sec.v1.a', 'io.sec.v1.b']);
+    expect(lax.doc.warnings).toEqual([expect.objectContaining({ code: 'E_PLUGIN_PERMISSIONS', file: 'b.js' })]);
+  });
+
+  test('a plugin directory writable by others refuses every plugin in it', async () => {
+    const dir = await tempPluginDir({ 'a.js': register('a') });
+    await chmod(dir, 0o777);
+    const { code, doc } = await check(dir);
+    expect(code).toBe(1);
+    expect(doc.plugins).toEqual([]);
+    expect(doc.errors).toContainEqual(expect.objectContaining({ code: 'E_PLUGIN_PERMISSIONS', file: '.' }));
+  });
+
+  test('a file owned by another user is refused', async () => {
+    if (process.getuid?.() !== 0) return; // only root can give a file away (CI runs as root)
+    const dir = await tempPluginDir({ 'a.js': register('a') });
+    await chown(join(dir, 'a.js'), 12345, 12345);
+    const { doc } = await check(dir);
+    expect(doc.errors).toEqual([expect.objectContaining({ code: 'E_PLUGIN_PERMISSIONS', file: 'a.js', owner: 12345 })]);
+  });
+
+  test('a symlink out of the directory is E_PLUGIN_PATH (a warning under --allow-insecure); loops and dangling links stay errors', async () => {
+    const outside = await tempPluginDir({ 'x.js': register('outside') });
+    const dir = await tempPluginDir({ 'a.js': register('a') });
+    await symlink(join(outside, 'x.js'), join(dir, 'out.js'));
+    await symlink(join(dir, 'nowhere.js'), join(dir, 'dangling.js'));
+    await mkdir(join(dir, 'loop'));
+    await symlink('..', join(dir, 'loop', 'up'));
+    const strict = await check(dir);
+    expect(strict.code).toBe(1);
+    const codes = strict.doc.errors.map((e) => [e.code, e.file, e.reason]);
+    expect(codes).toContainEqual(['E_PLUGIN_PATH', 'out.js', 'outside']);
+    expect(codes).toContainEqual(['E_PLUGIN_PATH', 'dangling.js', 'dangling']);
+    expect(codes.some(([code, file, reason]) => code === 'E_PLUGIN_PATH' && String(file).startsWith('loop') && reason === 'loop')).toBe(true);
+    expect(strict.doc.plugins.map((p) => p.name)).toEqual(['io.sec.v1.a']);
+    const lax = await check(dir, '--allow-insecure');
+    expect(lax.doc.warnings).toContainEqual(expect.objectContaining({ code: 'E_PLUGIN_PATH', file: 'out.js', reason: 'outside' }));
+    expect(lax.doc.errors.map((e) => e.reason).sort()).toEqual(['dangling', 'loop']);
+    expect(lax.doc.plugins.map((p) => p.name)).toContain('io.sec.v1.outside');
+  });
+});
+
+describe('the lock', () => {
+  test('plugd lock writes sorted, stable JSON; check --locked accepts the locked directory', async () => {
+    const dir = await tempPluginDir({ 'b.js': register('b'), 'a.js': register('a'), 'f/index.js': "import './h.js';\n", 'f/h.js': register('h') });
+    const lock = await plugd(['lock', dir]);
+    expect(lock.code).toBe(0);
+    const text = await readFile(join(dir, 'plugd.lock'), 'utf8');
+    const parsed = JSON.parse(text) as { plugd: string; files: Record<string, string> };
+    expect(Object.keys(parsed.files)).toEqual(['a.js', 'b.js', 'f/h.js', 'f/index.js']);
+    expect(parsed.files['a.js']).toMatch(/^[0-9a-f]{64}$/);
+    await plugd(['lock', dir]);
+    expect(await readFile(join(dir, 'plugd.lock'), 'utf8')).toBe(text);
+    const { code, doc } = await check(dir, '--locked');
+    expect(code).toBe(0);
+    expect(doc.plugins.map((p) => p.name)).toEqual(['io.sec.v1.a', 'io.sec.v1.b', 'io.sec.v1.h']);
+  });
+
+  test('check --locked refuses a changed file, a file added after locking, and reports a locked file that is gone', async () => {
+    const dir = await tempPluginDir({ 'a.js': register('a'), 'b.js': register('b'), 'c.js': register('c'), 'd.js': register('d') });
+    await plugd(['lock', dir]);
+    const locked = (JSON.parse(await readFile(join(dir, 'plugd.lock'), 'utf8')) as { files: Record<string, string> }).files;
+    await writeFile(join(dir, 'b.js'), register('b-changed'));
+    await writeFile(join(dir, 'new.js'), register('new'));
+    await import('node:fs/promises').then((fs) => fs.rm(join(dir, 'c.js')));
+    const { code, doc } = await check(dir, '--locked');
+    expect(code).toBe(1);
+    expect(doc.plugins.map((p) => p.name)).toEqual(['io.sec.v1.a', 'io.sec.v1.d']);
+    const byFile = new Map(doc.errors.map((e) => [e.file, e]));
+    expect(byFile.get('b.js')).toMatchObject({ code: 'E_INTEGRITY', reason: 'mismatch', expected: locked['b.js'] });
+    expect(byFile.get('b.js')?.actual).toMatch(/^[0-9a-f]{64}$/);
+    expect(byFile.get('new.js')).toMatchObject({ code: 'E_INTEGRITY', reason: 'unlisted' });
+    expect(byFile.get('c.js')).toMatchObject({ code: 'E_INTEGRITY', reason: 'missing', expected: locked['c.js'] });
+    // Without --locked the lock is not consulted.
+    expect((await check(dir)).doc.plugins).toHaveLength(4);
+  });
+
+  test('check --locked without a lock file refuses everything with E_INTEGRITY', async () => {
+    const dir = await tempPluginDir({ 'a.js': register('a') });
+    const { code, doc } = await check(dir, '--locked');
+    expect(code).toBe(1);
+    expect(doc.plugins).toEqual([]);
+    expect(doc.errors).toEqual([expect.objectContaining({ code: 'E_INTEGRITY', file: 'plugd.lock', reason: 'missing' })]);
+    expect(String(doc.errors[0]?.message)).toContain('plugd lock');
+  });
+});
