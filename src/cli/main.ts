@@ -16,9 +16,11 @@ const commands: Record<string, Command> = { check: checkCommand, serve: serveCom
 const HELP = `usage: plugd <command> [options]
 
 commands:
-  check <dir> [--json] [--init] [--timeout <ms>]   load a plugin directory and report its problems
+  check <dir> [--json] [--init] [--timeout <ms>] [--locked] [--allow-insecure]
+                                                   load a plugin directory and report its problems
   serve [--plugins <dir>] [--config <file>] [--root <dir>] [--state <dir>] [--watch]
-        [--timeout <ms>] [--log-level <level>]      run the daemon (config: ./plugd.toml if present)
+        [--locked] [--allow-insecure] [--timeout <ms>] [--log-level <level>]
+                                                   run the daemon (config: ./plugd.toml if present)
   ls [--state <dir>] [--json] [--detailed]         list the plugins of the running daemon
   lock <dir>                                       write <dir>/plugd.lock (sha256 of every plugin file)
 

@@ -24,6 +24,8 @@ export const serveCommand: Command = async (args) => {
     timeout: { type: 'string' },
     'log-level': { type: 'string' },
     watch: { type: 'boolean' },
+    locked: { type: 'boolean' },
+    'allow-insecure': { type: 'boolean' },
   });
   if (positionals.length > 0) throw new UsageError(`plugd serve takes no arguments (got "${positionals.join(' ')}"); use --plugins <dir>`);
   const level = values['log-level'] ?? 'info';
@@ -32,6 +34,7 @@ export const serveCommand: Command = async (args) => {
   try {
     config = await resolveConfig({
       plugins: values.plugins, config: values.config, root: values.root, state: values.state, timeout: timeoutOption(values.timeout),
+      ...(values['allow-insecure'] === true ? { allowInsecure: true } : {}),
     }, process.cwd());
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -42,7 +45,7 @@ export const serveCommand: Command = async (args) => {
   }
 
   const log = createLogger(level);
-  const daemon = new Daemon(config, log, version(), { watch: values.watch === true });
+  const daemon = new Daemon(config, log, version(), { watch: values.watch === true, locked: values.locked === true });
   const socket = join(config.state, 'plugd.sock');
   let server: Server | undefined;
   const shutdown = async (code: number): Promise<never> => {

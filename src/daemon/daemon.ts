@@ -18,10 +18,11 @@ import { resolveGraph } from '../graph.js';
 import { Runtime, type PluginState } from '../lifecycle.js';
 import { MetaStore } from '../meta.js';
 import type { PluginRecord } from '../registry.js';
+import type { AdmitOptions } from '../admit.js';
 import { place, stageUnits, type Placement } from '../stage.js';
 import { unitDigest } from './digest.js';
 import { progress } from './progress.js';
-import { affected, decide, unitName, type Unit } from './units.js';
+import { affected, decide, unitName, type Unit, type Version } from './units.js';
 import { DEFAULT_TIMING, UnitWatcher } from './watch.js';
 
 /** A plugin in the `plugd ls --json` document (CONTRACT section 7). */
@@ -66,10 +67,14 @@ export class Daemon {
   readonly #log: Logger;
   readonly #version: string;
   readonly #watch: boolean;
+  /** The admission checks of every load and reload (CONTRACT section 9). */
+  readonly #policy: AdmitOptions;
   /** Every unit of the directory, by unit name. */
   #units = new Map<string, Unit>();
   /** The units whose good version was refused (duplicates), with why. */
   #refused: ReadonlyMap<string, PlugdError[]> = new Map();
+  /** The live version of each unit, by unit name (see {@link decide}). */
+  #live: ReadonlyMap<string, Version> = new Map();
   /** The plugins that should run, in registration order. */
   #records: PluginRecord[] = [];
   #runtime: Runtime | undefined;
@@ -86,11 +91,12 @@ export class Daemon {
   #heapWarned = false;
   readonly #startedAt = performance.now();
 
-  constructor(config: DaemonConfig, log: Logger, version: string, options: { watch?: boolean } = {}) {
+  constructor(config: DaemonConfig, log: Logger, version: string, options: { watch?: boolean; locked?: boolean } = {}) {
     this.#config = config;
     this.#log = log;
     this.#version = version;
     this.#watch = options.watch === true;
+    this.#policy = { permissions: true, locked: options.locked === true, allowInsecure: config.allowInsecure };
   }
 
   /** True once the `ready` line was logged. */
@@ -107,7 +113,8 @@ export class Daemon {
     meta.event({ kind: 'start', detail: pluginDir });
     log.info({ dir: pluginDir, root, state, version: this.#version, watch: this.#watch }, 'starting');
 
-    const placement = await place(pluginDir);
+    const placement = await place(pluginDir, this.#policy);
+    this.#admitted(placement);
     const shown = progress(process.stderr, `loading ${pluginDir}`);
     let settled = 0;
     const outcomes = await this.#import(placement, placement.entries.map((e) => e.file), () => { shown.tick(++settled, placement.entries.length); });
@@ -156,7 +163,10 @@ export class Daemon {
     }
     if (this.#watch) {
       const timing = { ...DEFAULT_TIMING, quietMs: this.#config.watch.quietMs };
-      this.#watcher = new UnitWatcher(pluginDir, timing, (unit, at) => { this.#enqueue(unit, at); });
+      this.#watcher = new UnitWatcher(pluginDir, timing, (unit, at) => {
+        if (unit === 'plugd.lock') this.#lockChanged(at);
+        else this.#enqueue(unit, at);
+      });
       await this.#watcher.start();
     }
     this.#ready = true;
@@ -179,7 +189,7 @@ export class Daemon {
         file: unit.entry,
         status: live ? 'loaded' : 'failed',
         generation: unit.generation,
-        sha256: live ? unit.good?.digest ?? null : null,
+        sha256: this.#live.get(unitName(unit.entry))?.digest ?? null,
         ...(error === undefined ? {} : { error: { code: error.code, message: error.message } }),
       };
     });
@@ -188,6 +198,8 @@ export class Daemon {
 
   /** What `GET /v1/health` reports. */
   health(): { ready: boolean } & Record<string, unknown> {
+    // Under --expose-gc (a debugging flag) the heap is measured after a collection: comparable numbers.
+    (globalThis as { gc?: () => void }).gc?.();
     const memory = process.memoryUsage();
     return {
       ready: this.#ready,
@@ -242,9 +254,25 @@ export class Daemon {
     return outcomes;
   }
 
+  /** Logs what the admission checks let through as warnings, and what they found missing. */
+  #admitted(placement: Placement): void {
+    for (const w of placement.admission?.warnings ?? []) this.#log.warn({ file: w.toJSON().file, code: w.code, err: w.message }, 'insecure plugin file allowed');
+    for (const e of placement.admission?.errors ?? []) this.#log.error({ file: e.toJSON().file, code: e.code, err: e.message }, 'plugin file refused');
+  }
+
+  /** The lock changed: try again every plugin whose latest version was refused or failed. */
+  #lockChanged(at: number): void {
+    for (const [name, unit] of this.#units) {
+      if (unit.loadErrors.length === 0) continue;
+      unit.attempted = undefined;
+      this.#enqueue(name, at);
+    }
+  }
+
   #decide(): ReturnType<typeof decide> {
     const decision = decide(this.#config.pluginDir, this.#units);
     this.#refused = decision.refused;
+    this.#live = decision.live;
     this.#records = decision.records;
     return decision;
   }
@@ -253,9 +281,14 @@ export class Daemon {
     return resolveGraph(this.#records, { disabled: new Set(this.#config.disabledPlugins) });
   }
 
-  /** True while a version of `unit` is live: it has a good version, and it was not refused. */
+  /** The sha256 of the version of unit `name` that is live, if any. */
+  #liveDigest(name: string): string | undefined {
+    return this.#live.get(name)?.digest;
+  }
+
+  /** True while a version of `unit` is live: its good one unless refused, or the one it kept. */
   #isLive(unit: Unit): boolean {
-    return unit.good !== undefined && !this.#refused.has(unitName(unit.entry));
+    return this.#live.has(unitName(unit.entry));
   }
 
   #enqueue(unit: string, at: number): void {
@@ -283,7 +316,7 @@ export class Daemon {
     const log = this.#log;
     const watcher = this.#watcher;
     const before = this.#records;
-    const wasLive = new Map([...this.#units].map(([name, unit]) => [name, this.#isLive(unit) ? unit.good : undefined]));
+    const wasLive = new Map(this.#live);
     const seen = new Map<string, string>();
     const touched = new Map<string, { file: string; result: string; at: number; error?: PlugdError }>();
     const candidates = new Map<string, Unit>();
@@ -301,7 +334,14 @@ export class Daemon {
       }
       const digest = (await unitDigest(dir, entry)) ?? '';
       if (existing?.attempted === digest && existing.entry === entry) continue; // the same bytes again
-      const placement = await stageUnits(dir, [name]);
+      if (existing?.entry === entry && this.#liveDigest(name) === digest) {
+        // Back to exactly the bytes that are live (a broken save reverted): no new version, the error is gone.
+        existing.attempted = digest;
+        existing.loadErrors = [];
+        continue;
+      }
+      const placement = await stageUnits(dir, [name], this.#policy);
+      this.#admitted(placement);
       const [outcome] = await this.#import(placement, [entry]);
       if (watcher !== undefined && watcher.snapshot(name) !== seen.get(name)) continue; // still changing: retried once quiet
       const unit: Unit = existing ?? { entry, good: undefined, generation: 0, attempted: undefined, loadErrors: [] };
@@ -316,21 +356,22 @@ export class Daemon {
       candidates.set(name, { ...unit, entry, loadErrors: [], good: { digest, registrations: outcome.registrations } });
     }
 
-    // The new versions go live unless refused as duplicates of other live files: then the old stays.
-    const previous = new Map([...candidates.keys()].map((name) => [name, this.#units.get(name)]));
+    // The new versions go live unless refused as duplicates of other live files: then the live one
+    // stays (kept), until the new one's clash is gone. A version that never ran is not kept.
     for (const [name, unit] of candidates) this.#units.set(name, unit);
     let decision = this.#decide();
     for (const [name, candidate] of candidates) {
       const clashes = decision.refused.get(name);
-      const old = previous.get(name);
-      if (clashes === undefined || old?.good === undefined) continue;
-      this.#units.set(name, { ...old, attempted: candidate.attempted, loadErrors: clashes });
+      const old = wasLive.get(name);
+      if (clashes === undefined || old === undefined) continue;
+      candidate.kept = old;
       touched.set(name, { file: candidate.entry, result: 'failed', at: batch.get(name) ?? 0, ...(clashes[0] === undefined ? {} : { error: clashes[0] }) });
       candidates.delete(name);
       decision = this.#decide();
     }
     for (const [name, unit] of this.#units) {
-      const now = this.#isLive(unit) ? unit.good : undefined;
+      const now = this.#live.get(name);
+      if (now !== unit.kept) unit.kept = undefined;
       if (now !== undefined && now !== wasLive.get(name)) {
         unit.generation++;
         if (!touched.has(name)) touched.set(name, { file: unit.entry, result: 'live', at: batch.get(name) ?? performance.now() });
@@ -383,7 +424,7 @@ export class Daemon {
     const unit = this.#units.get(unitName(s.file));
     const doc = pluginDoc(s, unit?.generation ?? 0);
     this.#meta?.recordPlugin({
-      name: s.name, type: s.type, id: s.id, file: s.file, sha256: unit?.good?.digest ?? null, status: s.status,
+      name: s.name, type: s.type, id: s.id, file: s.file, sha256: this.#live.get(unitName(s.file))?.digest ?? null, status: s.status,
       errorCode: doc.error?.code ?? null, errorMessage: doc.error?.message ?? null,
       initMs: s.initMs ?? null, generation: Math.max(unit?.generation ?? 1, 1),
     });

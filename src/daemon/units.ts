@@ -24,6 +24,12 @@ export interface Unit {
   entry: string;
   /** Its last version that imported cleanly (live, or refused as a duplicate), if any. */
   good: Version | undefined;
+  /**
+   * The older version that stays live while `good` is refused as a duplicate (a reload refused
+   * as a duplicate leaves the previous version running); `good` still takes over once its clash
+   * is gone.
+   */
+  kept?: Version | undefined;
   /** 1 when a version first went live, +1 for each later version that went live. */
   generation: number;
   /** The digest of the latest version tried (to skip saves that change nothing). */
@@ -38,30 +44,37 @@ export interface Decision {
   readonly records: PluginRecord[];
   /** The units whose good version was refused, with why (duplicates of an earlier file). */
   readonly refused: ReadonlyMap<string, DuplicatePluginError[]>;
+  /** The version of each unit that is live: its good one, or its kept one while that is refused. */
+  readonly live: ReadonlyMap<string, Version>;
 }
 
-/** Commits the good version of every unit (keyed by unit name) in sorted entry order. */
+/** Commits the good version of every unit (keyed by unit name), or while it is refused its kept one, in sorted entry order. */
 export function decide(dir: string, units: ReadonlyMap<string, Unit>): Decision {
   const owners = new Map<string, string>();
   const records: PluginRecord[] = [];
   const refused = new Map<string, DuplicatePluginError[]>();
+  const live = new Map<string, Version>();
   const sorted = [...units.values()].sort((a, b) => compareFiles(a.entry, b.entry));
+  const clashesOf = (unit: Unit, version: Version | undefined): DuplicatePluginError[] => (version?.registrations ?? []).flatMap((r) => {
+    const owner = owners.get(r.name);
+    return owner === undefined ? [] : [new DuplicatePluginError(unit.entry, r.name, owner)];
+  });
   for (const unit of sorted) {
-    const regs = unit.good?.registrations ?? [];
-    const clashes = regs.flatMap((r) => {
-      const owner = owners.get(r.name);
-      return owner === undefined ? [] : [new DuplicatePluginError(unit.entry, r.name, owner)];
-    });
+    let version = unit.good;
+    const clashes = clashesOf(unit, version);
     if (clashes.length > 0) {
       refused.set(unitName(unit.entry), clashes);
-      continue;
+      version = unit.kept;
+      if (version === undefined || clashesOf(unit, version).length > 0) continue;
     }
-    for (const r of regs) {
+    if (version === undefined) continue;
+    live.set(unitName(unit.entry), version);
+    for (const r of version.registrations) {
       owners.set(r.name, unit.entry);
       records.push({ name: r.name, type: r.type, id: r.id, requires: r.requires, file: unit.entry, dir, registration: r });
     }
   }
-  return { records, refused };
+  return { records, refused, live };
 }
 
 /** The unit an entry or file belongs to: `a.js`, or `folder` for `folder/...`. */

@@ -59,6 +59,7 @@ export class UnitWatcher {
     if (rel === '' || rel.startsWith('..')) return undefined;
     const parts = rel.split(sep);
     const first = parts[0] ?? '';
+    if (parts.length === 1 && first === 'plugd.lock') return first; // the daemon retries refused files
     if (parts.length === 1 && !first.endsWith('.js') && !first.endsWith('.mjs')) {
       // A top-level folder appearing or going (addDir/unlinkDir) is a folder plugin's event.
       try {

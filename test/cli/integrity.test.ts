@@ -2,10 +2,11 @@
  * End-to-end: CONTRACT section 9 through the real CLI - permission and path refusals, the lock,
  * and --allow-insecure - plus the lock's guarantee that the bytes checked are the bytes imported.
  */
-import { describe, expect, test } from '@jest/globals';
+import { afterEach, describe, expect, test } from '@jest/globals';
 import { chmod, chown, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { plugd, tempPluginDir } from '../support/cli.js';
+import { msg, serve, type DaemonProcess } from '../support/daemon.js';
 
 interface Doc {
   ok: boolean;
@@ -117,5 +118,48 @@ describe('the lock', () => {
     expect(doc.plugins).toEqual([]);
     expect(doc.errors).toEqual([expect.objectContaining({ code: 'E_INTEGRITY', file: 'plugd.lock', reason: 'missing' })]);
     expect(String(doc.errors[0]?.message)).toContain('plugd lock');
+  });
+});
+
+describe('plugd serve', () => {
+  const daemons: DaemonProcess[] = [];
+  afterEach(async () => {
+    for (const d of daemons.splice(0)) if (d.child.exitCode === null) { d.child.kill('SIGKILL'); await d.exited(); }
+  });
+  const ls = async (state: string): Promise<{ plugins: { name: string; status: string }[]; files: { file: string; status: string; error?: { code: string } }[] }> =>
+    JSON.parse((await plugd(['ls', '--state', state, '--json'])).stdout) as never;
+
+  test('refuses an insecure file by default and names it; --allow-insecure runs it with a warning', async () => {
+    const dir = await tempPluginDir({ 'plugins/a.js': register('a'), 'plugins/b.js': register('b') });
+    await chmod(join(dir, 'plugins/b.js'), 0o664);
+    const strict = serve([], dir);
+    daemons.push(strict);
+    await strict.waitFor(msg('ready'));
+    expect(await strict.waitFor(msg('plugin file failed to load', { file: 'b.js' }))).toMatchObject({ code: 'E_PLUGIN_PERMISSIONS' });
+    const doc = await ls(join(dir, '.plugd/state'));
+    expect(doc.plugins.map((p) => p.name)).toEqual(['io.sec.v1.a']);
+    expect(doc.files.find((f) => f.file === 'b.js')).toMatchObject({ status: 'failed', error: { code: 'E_PLUGIN_PERMISSIONS' } });
+    strict.child.kill('SIGTERM');
+    expect(await strict.exited()).toBe(0);
+    const lax = serve(['--allow-insecure'], dir);
+    daemons.push(lax);
+    await lax.waitFor(msg('ready'));
+    expect(await lax.waitFor(msg('insecure plugin file allowed', { file: 'b.js' }))).toMatchObject({ code: 'E_PLUGIN_PERMISSIONS' });
+    expect((await ls(join(dir, '.plugd/state'))).plugins.map((p) => p.name)).toEqual(['io.sec.v1.a', 'io.sec.v1.b']);
+  });
+
+  test('--watch --locked: a changed file is refused until the lock is updated, then it goes live', async () => {
+    const dir = await tempPluginDir({ 'plugins/a.js': register('a') });
+    const plugins = join(dir, 'plugins');
+    expect((await plugd(['lock', plugins])).code).toBe(0);
+    const d = serve(['--watch', '--locked'], dir);
+    daemons.push(d);
+    await d.waitFor(msg('ready'));
+    await writeFile(join(plugins, 'a.js'), register('a') + '// changed\n');
+    expect(await d.waitFor(msg('reload', { file: 'a.js', result: 'failed' }))).toMatchObject({ code: 'E_INTEGRITY' });
+    const state = join(dir, '.plugd/state');
+    expect((await ls(state)).files[0]).toMatchObject({ status: 'loaded', error: { code: 'E_INTEGRITY' } });
+    expect((await plugd(['lock', plugins])).code).toBe(0);
+    expect(await d.waitFor(msg('reload', { file: 'a.js', result: 'live' }))).toMatchObject({ generation: 2 });
   });
 });
