@@ -44,11 +44,13 @@ function daemon(bin: string, args: string[]): { wait: (test: (l: Line) => boolea
  * Measures hot reload on a copy of `source` (a generated plugd directory); `bare` is the same
  * modules' bare flavour, for the heap baseline.
  */
-export async function reloadBench(bin: string, source: string, bare: string, saves: number, restarts: number): Promise<ReloadResult> {
+export async function reloadBench(bin: string, source: string, bare: string, saves: number, restarts: number,
+  file = 'p00001.js'): Promise<ReloadResult> {
   const work = await mkdtemp(join(tmpdir(), 'plugd-bench-reload-'));
   const dir = join(work, 'plugins');
   await cp(source, dir, { recursive: true });
-  const target = join(dir, 'p00001.js');
+  // Which plugin is saved matters: every plugin that depends on it (transitively) is re-inited too.
+  const target = join(dir, file);
   const original = await readFile(target, 'utf8');
   const common = ['--plugins', dir, '--root', join(work, 'root'), '--state', join(work, 'state')];
   const saveToLiveMs: number[] = [];
@@ -59,7 +61,7 @@ export async function reloadBench(bin: string, source: string, bare: string, sav
     await d.wait((l) => l.msg === 'ready');
     const sock = join(work, 'state', 'plugd.sock');
     const save = async (i: number): Promise<number> => {
-      const live = d.wait((l) => l.msg === 'reload' && l.file === 'p00001.js' && l.result === 'live' && l.generation === i + 2);
+      const live = d.wait((l) => l.msg === 'reload' && l.file === file && l.result === 'live' && l.generation === i + 2);
       const t = performance.now();
       await writeFile(target, `${original}// save ${i}\n`);
       await live;

@@ -77,10 +77,13 @@ export class UnitWatcher {
     let last = from;
     let quietSince = performance.now();
     let changedSince = linger === 0;
+    let since = firstEventAt;
     const poll = (): void => {
       const now = performance.now();
       const current = this.snapshot(unit);
       if (current !== last) {
+        // A change seen while lingering (no event came for it): its latency counts from now.
+        if (!changedSince) since = now;
         last = current;
         quietSince = now;
         changedSince = true;
@@ -88,7 +91,7 @@ export class UnitWatcher {
       const window = changedSince ? this.#timing.quietMs : linger;
       if (now - quietSince >= window) {
         this.#polling.delete(unit);
-        if (changedSince) this.#onStable(unit, firstEventAt);
+        if (changedSince) this.#onStable(unit, since);
         return;
       }
       this.#polling.set(unit, setTimeout(poll, this.#timing.pollMs));

@@ -214,6 +214,19 @@ describe('plugd serve', () => {
     expect((await get(join(p.state, 'plugd.sock'), '/v1/health')).status).toBe(200);
   });
 
+  test('a second signal exits at once, without waiting for a slow close', async () => {
+    const p = await project({ 'slow.js': recorder('io.t.slow.v1', 'x').replace("close: async (i) => {", "close: async (i) => { await new Promise((r) => setTimeout(r, 20000));") });
+    const d = start([], p.dir);
+    await d.waitFor(msg('ready'));
+    d.child.kill('SIGTERM');
+    await d.waitFor(msg('stopping'));
+    const t = performance.now();
+    d.child.kill('SIGTERM');
+    expect(await d.exited()).toBe(1);
+    expect(performance.now() - t).toBeLessThan(5000);
+    expect(d.lines.some(msg('second signal: exiting at once'))).toBe(true);
+  });
+
   test('usage errors exit 2', async () => {
     expect((await plugd(['serve', '--log-level', 'loud'])).code).toBe(2);
     expect((await plugd(['serve', 'extra'])).code).toBe(2);

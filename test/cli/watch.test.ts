@@ -447,6 +447,30 @@ describe('plugd serve --watch', () => {
     expect(fileOf(await ls(p), 'a.js')).toEqual({ file: 'a.js', status: 'loaded', generation: 1, sha256: sha256(v1) });
   });
 
+  test('health counts reloads and heap growth; past the heap budget the daemon warns once, suggesting a restart', async () => {
+    const p = await project();
+    writeFileSync(join(p.dir, 'plugd.toml'), 'version = 1\n[watch]\nheap_budget_mb = 2\n');
+    // Each version keeps ~8 MB alive in its module (as the ESM cache would keep a big module).
+    const version = (n: number): string => source(p, { type: A, id: 'a', version: n, top: 'const keep = new Array(1e6).fill(VERSION); globalThis.__keep = (globalThis.__keep ?? []).concat([keep]);' });
+    put(p, 'a.js', version(1));
+    const d = serve(['--watch'], p.dir);
+    running.push(d);
+    await d.waitFor(msg('ready'), WAIT);
+    for (let n = 2; n <= 4; n++) {
+      put(p, 'a.js', version(n));
+      await waitReload(d, { file: 'a.js', result: 'live', generation: n });
+    }
+    const warning = await d.waitFor((l) => l.msg.includes('heap grew past its budget'), WAIT);
+    expect(warning).toMatchObject({ budgetMb: 2 });
+    expect(warning.msg).toContain('restart');
+    const health = (await get(p.sock, '/v1/health')).body as { reloads: number; heapGrowthBytes: number };
+    expect(health.reloads).toBe(3);
+    expect(health.heapGrowthBytes).toBeGreaterThan(2 * 1024 * 1024);
+    put(p, 'a.js', version(5));
+    await waitReload(d, { file: 'a.js', result: 'live', generation: 5 });
+    expect(d.lines.filter((l) => l.msg.includes('heap grew past its budget'))).toHaveLength(1);
+  });
+
   test('a save that changes nothing (touch, identical rewrite) reloads nothing', async () => {
     const p = await project();
     const v1 = source(p, { type: A, id: 'a', version: 1 });

@@ -1,0 +1,66 @@
+/**
+ * Staging: the `'plugd'` import rewrite, and the lock's guarantee that the bytes checked are the
+ * bytes imported, even when the file is swapped right after the check.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { writeFile } from 'node:fs/promises';
+import { evaluate } from '../src/evaluate.js';
+import { writeLock } from '../src/integrity.js';
+import { place, rewriter } from '../src/stage.js';
+import { tempPluginDir } from './support/cli.js';
+
+const BOUND = "globalThis[Symbol.for('plugd.api')].for(import.meta.url)";
+
+describe('the import rewrite', () => {
+  test.each([
+    ["import { register } from 'plugd';", `const { register } = ${BOUND};`],
+    ['import { register, z as zod } from "plugd";', `const { register, z: zod } = ${BOUND};`],
+    ["import * as plugd from 'plugd';", `const plugd = ${BOUND};`],
+  ])('%s', async (statement, binding) => {
+    const rewrite = await rewriter();
+    const out = rewrite(`// a plugin\n${statement}\nregister({});\n`);
+    expect(out).toBeDefined();
+    // Declared ahead of everything (imports are hoisted), the import blanked in place: same lines.
+    expect(out?.startsWith(`${binding} // a plugin\n`)).toBe(true);
+    expect(out?.split('\n')).toHaveLength(4);
+    expect(out?.split('\n')[1]?.trim()).toBe(';');
+  });
+
+  test.each([
+    ["import plugd from 'plugd';"],
+    ["export { register } from 'plugd';"],
+    ["const p = await import('plugd');"],
+    ["import { register } from 'plugd-other';"],
+    ["const s = \"import { register } from 'plugd'\";"],
+  ])('leaves %s to Node', async (source) => {
+    expect((await rewriter())(source)).toBeUndefined();
+  });
+
+  test('keeps a hashbang first', async () => {
+    const out = (await rewriter())("#!/usr/bin/env node\nimport { register } from 'plugd';\n");
+    expect(out?.startsWith(`#!/usr/bin/env node\nconst { register } = ${BOUND};`)).toBe(true);
+  });
+});
+
+describe('a locked load', () => {
+  test('imports the bytes it checked, even when the file is swapped between the check and the import', async () => {
+    const dir = await tempPluginDir({ 'a.js': "import { register } from 'plugd';\nregister({ type: 'io.lock.v1', id: 'checked', init: () => ({}) });\n" });
+    await writeLock(dir);
+    const placement = await place(dir, { locked: true });
+    // The swap: after the lock check, before the import.
+    await writeFile(`${dir}/a.js`, "import { register } from 'plugd';\nregister({ type: 'io.lock.v1', id: 'swapped', init: () => ({}) });\n");
+    const [outcome] = await evaluate(placement, placement.entries, { timeout: 5000, onLate: () => undefined });
+    expect(outcome?.errors).toEqual([]);
+    expect(outcome?.registrations.map((r) => r.name)).toEqual(['io.lock.v1.checked']);
+  });
+
+  test('refuses a file whose bytes differ from the lock, naming both hashes', async () => {
+    const dir = await tempPluginDir({ 'a.js': "import { register } from 'plugd';\nregister({ type: 'io.lock.v1', id: 'a', init: () => ({}) });\n" });
+    const { lock } = await writeLock(dir);
+    await writeFile(`${dir}/a.js`, '// changed\n');
+    const placement = await place(dir, { locked: true });
+    const [outcome] = await evaluate(placement, placement.entries, { timeout: 5000, onLate: () => undefined });
+    expect(outcome?.registrations).toEqual([]);
+    expect(outcome?.errors.map((e) => e.toJSON())).toEqual([expect.objectContaining({ code: 'E_INTEGRITY', file: 'a.js', reason: 'mismatch', expected: lock.files['a.js'] })]);
+  });
+});
