@@ -3,6 +3,7 @@
  * hot path, and the zod schema - loaded only then - to name every problem of an invalid one.
  */
 import { InvalidRegistrationError, renderThrown, safeGet, type ValidationIssue } from './errors.js';
+import { nearest } from './hint.js';
 import { zod } from './zod.js';
 
 /** Anything with zod's `safeParse`: a plugin's config schema, from any copy of zod. */
@@ -188,20 +189,6 @@ function stringOr(value: unknown, fallback: string): string {
 }
 
 function hint(key: string): string {
-  const best = KEYS.find((k) => editDistance(k, key) <= 2);
+  const best = nearest(key, KEYS);
   return best === undefined ? '' : ` ("${key}": did you mean "${best}"?)`;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] ?? 0;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j] ?? 0;
-      row[j] = Math.min(cur + 1, (row[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length] ?? 0;
 }
