@@ -33,8 +33,6 @@ export interface Placement {
   readonly entries: readonly Entry[];
   /** The directory the entries are imported from: the plugin directory itself, or its stage. */
   readonly base: string;
-  /** True when `base` is a stage. */
-  readonly staged: boolean;
   /** Resolves once the files of `entry`'s plugin (its folder, for a folder plugin) are staged. */
   ready(entry: Entry): Promise<void>;
   /** Rewrites stage paths and URLs in `text` back to the plugin directory's. */
@@ -64,7 +62,7 @@ export async function place(dir: string, policy: AdmitOptions = {}): Promise<Pla
   const checks = policy.permissions === true || policy.locked === true;
   if (!again && policy.locked !== true && resolvesPlugd(dir)) {
     const admission = checks ? await admit(dir, await listTree(dir), policy) : undefined;
-    return { dir, entries: await scan(dir), base: dir, staged: false, ready: () => done, unstage: (text) => text, admission, problems: (e) => refusal(admission, e.file) };
+    return { dir, entries: await scan(dir), base: dir, ready: () => done, unstage: (text) => text, admission, problems: (e) => refusal(admission, e.file) };
   }
   const files = await listTree(dir);
   return stageFiles(dir, files, checks ? await admit(dir, files, policy) : undefined);
@@ -104,7 +102,6 @@ async function stageFiles(dir: string, files: readonly string[], admission: Admi
     dir,
     entries: entriesOf(dir, files),
     base,
-    staged: true,
     ready: (entry) => units.get(unitOf(entry.file)) ?? done,
     unstage: (text) => pairs.reduce((t, [from, to]) => t.replaceAll(from, to), text),
     admission,
