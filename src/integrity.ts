@@ -9,7 +9,7 @@
  *   plugin file (folder plugins' files included) and the plugd version, for `--locked`.
  */
 import { createHash } from 'node:crypto';
-import type { Dirent, Stats } from 'node:fs';
+import { lstatSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { lstat, readFile, readdir, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { IntegrityError, PluginPathError, PluginPermissionsError, renderThrown } from './errors.js';
@@ -71,32 +71,45 @@ export async function checkPermissions(dir: string, files: readonly string[], op
     paths.add(file);
   }
   const fileSet = new Set(files);
-  await forEachLimited([...paths], async (file) => {
+  // Synchronous stats: ~3 us each from the page cache, where the promise API costs a thread-pool
+  // round trip per call (2,000 files: ~5 ms instead of ~90 ms).
+  const linked: string[] = [];
+  for (const file of [...paths].sort(compareReported)) {
     const path = file === '.' ? root : join(root, ...file.split('/'));
     let info: Stats;
+    let isLink = false;
     try {
-      info = await stat(path);
+      const own = lstatSync(path);
+      isLink = own.isSymbolicLink();
+      info = isLink ? statSync(path) : own;
     } catch (error) {
       if (file === '.') throw error;
       const finding = await brokenPath(file, path, error);
       if (finding !== undefined && !covered(file, reported)) findings.push(finding);
-      return;
+      continue;
     }
+    if (isLink) linked.push(file);
     if (checkModes && expectedOwner !== undefined) {
       const mode = info.mode & 0o7777;
       if ((mode & 0o022) !== 0 || !expectedOwner.includes(info.uid)) {
         findings.push({ error: new PluginPermissionsError(file, mode, info.uid, expectedOwner, path), insecureOk: true });
       }
     }
-    // A listed file reached through links the walk did not see (e.g. a link inside pointing at a
-    // folder that holds a link out): its real path must still stay inside.
-    if (fileSet.has(file) && !covered(file, reported)) {
-      const real = await realpath(path).catch(() => undefined);
+    // Only a file reached through a link can have a real path outside (the walk saw every link in
+    // real folders; a link inside may point at a folder holding a link out): check its real path.
+    const viaLink = isLink || linked.some((l) => file.startsWith(`${l}/`));
+    if (viaLink && fileSet.has(file) && !covered(file, reported)) {
+      let real: string | undefined;
+      try {
+        real = realpathSync(path);
+      } catch {
+        real = undefined;
+      }
       if (real !== undefined && !inside(realRoot, real)) {
         findings.push({ error: new PluginPathError(file, 'outside', real, root), insecureOk: true });
       }
     }
-  });
+  }
   return findings.sort((a, b) => compareReported(a.error.file, b.error.file));
 }
 
