@@ -5,13 +5,16 @@
  */
 import { renderThrown } from '../errors.js';
 import { version } from '../version.js';
-import { checkCommand } from './check.js';
-import { lockCommand } from './lock.js';
-import { lsCommand } from './ls.js';
-import { serveCommand } from './serve.js';
 import { UsageError, type Command } from './usage.js';
 
-const commands: Record<string, Command> = { check: checkCommand, serve: serveCommand, ls: lsCommand, lock: lockCommand };
+// Each command loads only what it needs: `check` must not pay for the daemon's pino, SQLite and
+// chokidar (measured: +10% of a 2,000-plugin check).
+const commands: Record<string, () => Promise<Command>> = {
+  check: async () => (await import('./check.js')).checkCommand,
+  serve: async () => (await import('./serve.js')).serveCommand,
+  ls: async () => (await import('./ls.js')).lsCommand,
+  lock: async () => (await import('./lock.js')).lockCommand,
+};
 
 const HELP = `usage: plugd <command> [options]
 
@@ -45,7 +48,7 @@ if (name === undefined || name === '--help' || name === '-h' || name === 'help')
     process.stderr.write(`plugd: unknown command "${name}" (try plugd --help)\n`);
     exit(2);
   } else {
-    command(args).then(exit, (error: unknown) => {
+    command().then(async (run) => run(args)).then(exit, (error: unknown) => {
       if (error instanceof UsageError) {
         process.stderr.write(`plugd: ${error.message}\n`);
         exit(2);
