@@ -6,6 +6,7 @@
  */
 import { IntegrityError, type PlugdError } from './errors.js';
 import { checkPermissions, readLock, type Lock } from './integrity.js';
+import { unitOf } from './scan.js';
 
 /** What the admission checks may do. */
 export interface AdmitOptions {
@@ -66,9 +67,4 @@ export async function admit(dir: string, files: readonly string[], options: Admi
 export function refusal(admission: Admission | undefined, file: string): PlugdError[] {
   if (admission === undefined) return [];
   return [...(admission.refused.get('*') ?? []), ...(admission.refused.get(unitOf(file)) ?? [])];
-}
-
-function unitOf(file: string): string {
-  const slash = file.indexOf('/');
-  return slash === -1 ? file : file.slice(0, slash);
 }

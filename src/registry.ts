@@ -11,7 +11,8 @@ import { startPlugins, type Running, type StartOptions } from './lifecycle.js';
 import type { ValidRegistration } from './registration.js';
 import type { Entry } from './scan.js';
 import type { AdmitOptions } from './admit.js';
-import { place, unitOf as unitName, type Placement } from './stage.js';
+import { unitOf } from './scan.js';
+import { place, type Placement } from './stage.js';
 
 /** A plugin the registry accepted. */
 export interface PluginRecord {
@@ -198,7 +199,7 @@ export class Registry {
     }
     errors.push(...(placement.admission?.errors ?? []));
     // Refusals of what is no plugin entry (a dangling link, a loop in a folder without index.js).
-    const units = new Set(outcomes.map((o) => unitName(o.entry.file)));
+    const units = new Set(outcomes.map((o) => unitOf(o.entry.file)));
     for (const [unit, refused] of placement.admission?.refused ?? []) {
       if (unit === '*' ? units.size === 0 : !units.has(unit)) for (const e of refused) if (!errors.includes(e)) errors.push(e);
     }

@@ -62,6 +62,15 @@ function toEntries(root: string, files: readonly string[]): Entry[] {
   return sorted.map((file) => ({ file, path: prefix + (sep === '/' ? file : file.split('/').join(sep)) }));
 }
 
+/**
+ * The plugin a file of the directory belongs to: its first path segment (`a.js` for a top-level
+ * file, `folder` for anything under `folder/`). Staging, admission and hot reload work per unit.
+ */
+export function unitOf(file: string): string {
+  const slash = file.indexOf('/');
+  return slash === -1 ? file : file.slice(0, slash);
+}
+
 /** The one ordering of relative paths that plugd uses everywhere. */
 export function compareFiles(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

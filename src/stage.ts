@@ -22,7 +22,7 @@ import { pathToFileURL } from 'node:url';
 import { admit, refusal, type Admission, type AdmitOptions } from './admit.js';
 import { registerFor } from './channel.js';
 import { IntegrityError, type PlugdError } from './errors.js';
-import { entriesOf, listTree, scan, type Entry } from './scan.js';
+import { entriesOf, listTree, scan, unitOf, type Entry } from './scan.js';
 import { packageRoot } from './version.js';
 
 /** Where one load imports its modules from. */
@@ -117,12 +117,6 @@ function resolvesPlugd(dir: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** A file's plugin unit: its first path segment (`a.js`, or `folder` for `folder/x/y.js`). */
-export function unitOf(file: string): string {
-  const slash = file.indexOf('/');
-  return slash === -1 ? file : file.slice(0, slash);
 }
 
 /** Files staged per slice of the main thread, between which imports of staged units go on. */

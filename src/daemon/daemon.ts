@@ -22,7 +22,8 @@ import type { AdmitOptions } from '../admit.js';
 import { place, stageUnits, type Placement } from '../stage.js';
 import { unitDigest } from './digest.js';
 import { progress } from './progress.js';
-import { affected, decide, unitName, type Unit, type Version } from './units.js';
+import { unitOf } from '../scan.js';
+import { affected, decide, type Unit, type Version } from './units.js';
 import { DEFAULT_TIMING, UnitWatcher } from './watch.js';
 
 /** A plugin in the `plugd ls --json` document (CONTRACT section 7). */
@@ -124,7 +125,7 @@ export class Daemon {
       const { file } = outcome.entry;
       const digest = (await unitDigest(pluginDir, file)) ?? '';
       const ok = outcome.errors.length === 0;
-      this.#units.set(unitName(file), {
+      this.#units.set(unitOf(file), {
         entry: file, generation: 0, attempted: digest, loadErrors: outcome.errors,
         good: ok ? { digest, registrations: outcome.registrations } : undefined,
       });
@@ -180,16 +181,16 @@ export class Daemon {
 
   /** The current state: the `plugd ls --json` document. */
   status(): StatusDoc {
-    const generation = (file: string): number => this.#units.get(unitName(file))?.generation ?? 0;
+    const generation = (file: string): number => this.#units.get(unitOf(file))?.generation ?? 0;
     const plugins = (this.#runtime?.plugins ?? []).map((s) => pluginDoc(s, generation(s.file)));
     const files = [...this.#units.values()].sort((a, b) => (a.entry < b.entry ? -1 : 1)).map((unit): FileDoc => {
       const live = this.#isLive(unit);
-      const error = unit.loadErrors[0] ?? this.#refused.get(unitName(unit.entry))?.[0];
+      const error = unit.loadErrors[0] ?? this.#refused.get(unitOf(unit.entry))?.[0];
       return {
         file: unit.entry,
         status: live ? 'loaded' : 'failed',
         generation: unit.generation,
-        sha256: this.#live.get(unitName(unit.entry))?.digest ?? null,
+        sha256: this.#live.get(unitOf(unit.entry))?.digest ?? null,
         ...(error === undefined ? {} : { error: { code: error.code, message: error.message } }),
       };
     });
@@ -288,7 +289,7 @@ export class Daemon {
 
   /** True while a version of `unit` is live: its good one unless refused, or the one it kept. */
   #isLive(unit: Unit): boolean {
-    return this.#live.has(unitName(unit.entry));
+    return this.#live.has(unitOf(unit.entry));
   }
 
   #enqueue(unit: string, at: number): void {
@@ -393,7 +394,7 @@ export class Daemon {
     }
     const now = performance.now();
     for (const [name, t] of touched) {
-      const own = this.#records.filter((r) => unitName(r.file) === name).map((r) => r.name);
+      const own = this.#records.filter((r) => unitOf(r.file) === name).map((r) => r.name);
       const reinit = [...start].filter((p) => !own.includes(p));
       const line = { file: t.file, plugins: own, reinit, result: t.result, ms: round(now - t.at), generation: this.#units.get(name)?.generation ?? 0 };
       if (t.error === undefined) log.info(line, 'reload');
@@ -421,10 +422,10 @@ export class Daemon {
     else if (s.status === 'disabled') log.info(fields, 'plugin disabled');
     else if (s.status === 'skipped') log.warn({ ...fields, reason: s.skipReason ?? s.error?.message }, 'plugin skipped');
     else log.error({ ...fields, code: s.error?.code, err: s.error?.message }, 'plugin failed');
-    const unit = this.#units.get(unitName(s.file));
+    const unit = this.#units.get(unitOf(s.file));
     const doc = pluginDoc(s, unit?.generation ?? 0);
     this.#meta?.recordPlugin({
-      name: s.name, type: s.type, id: s.id, file: s.file, sha256: this.#live.get(unitName(s.file))?.digest ?? null, status: s.status,
+      name: s.name, type: s.type, id: s.id, file: s.file, sha256: this.#live.get(unitOf(s.file))?.digest ?? null, status: s.status,
       errorCode: doc.error?.code ?? null, errorMessage: doc.error?.message ?? null,
       initMs: s.initMs ?? null, generation: Math.max(unit?.generation ?? 1, 1),
     });
@@ -465,9 +466,10 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
+/** What a stack trace names for the unit of `file`: the file, or the folder with its slash. */
 function unitPrefix(file: string): string {
-  const slash = file.indexOf('/');
-  return slash === -1 ? file : file.slice(0, slash + 1);
+  const unit = unitOf(file);
+  return unit === file ? file : `${unit}/`;
 }
 
 function renderStack(error: unknown): string {

@@ -8,7 +8,7 @@
 import { DuplicatePluginError, type PlugdError } from '../errors.js';
 import type { ValidRegistration } from '../registration.js';
 import type { PluginRecord } from '../registry.js';
-import { compareFiles } from '../scan.js';
+import { compareFiles, unitOf } from '../scan.js';
 
 /** One version of a unit's code that imported cleanly. */
 export interface Version {
@@ -63,24 +63,18 @@ export function decide(dir: string, units: ReadonlyMap<string, Unit>): Decision 
     let version = unit.good;
     const clashes = clashesOf(unit, version);
     if (clashes.length > 0) {
-      refused.set(unitName(unit.entry), clashes);
+      refused.set(unitOf(unit.entry), clashes);
       version = unit.kept;
       if (version === undefined || clashesOf(unit, version).length > 0) continue;
     }
     if (version === undefined) continue;
-    live.set(unitName(unit.entry), version);
+    live.set(unitOf(unit.entry), version);
     for (const r of version.registrations) {
       owners.set(r.name, unit.entry);
       records.push({ name: r.name, type: r.type, id: r.id, requires: r.requires, file: unit.entry, dir, registration: r });
     }
   }
   return { records, refused, live };
-}
-
-/** The unit an entry or file belongs to: `a.js`, or `folder` for `folder/...`. */
-export function unitName(file: string): string {
-  const slash = file.indexOf('/');
-  return slash === -1 ? file : file.slice(0, slash);
 }
 
 /**
