@@ -5,8 +5,9 @@
 import { describe, expect, test } from '@jest/globals';
 import { cp, mkdir, readdir, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { check } from '../../src/check.js';
-import { plugd, tempPluginDir } from '../support/cli.js';
+import { BIN, plugd, tempPluginDir } from '../support/cli.js';
 
 interface Doc {
   ok: boolean;
@@ -204,6 +205,18 @@ describe('plugd check: human output and usage errors', () => {
     expect(run.stdout).toMatch(/io\.t\.v1\s+a\s+ok\s+a\.js/);
     expect(run.stdout).toContain('E_PLUGIN_LOAD');
     expect(run.stdout).not.toContain('\u001b['); // no colour when not a TTY
+  });
+
+  test('on a TTY the table is coloured, unless NO_COLOR is set', () => {
+    // script(1) runs the CLI with a real pseudo-terminal as stdout.
+    const onTty = (env: NodeJS.ProcessEnv): string => spawnSync('script', ['-qec', `${process.execPath} ${BIN} check fixtures/good`, '/dev/null'],
+      { encoding: 'utf8', env }).stdout;
+    const env = { ...process.env };
+    delete env.NO_COLOR;
+    const coloured = onTty(env);
+    expect(coloured).toMatch(/TYPE\s+ID\s+STATUS\s+FILE/);
+    expect(coloured).toContain(`${String.fromCharCode(27)}[32mok`);
+    expect(onTty({ ...env, NO_COLOR: '1' })).not.toContain(String.fromCharCode(27));
   });
 
   test.each([

@@ -4,13 +4,14 @@
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { get } from '../../src/daemon/control.js';
-import { plugd, tempPluginDir } from '../support/cli.js';
+import { BIN, plugd, tempPluginDir } from '../support/cli.js';
 import { msg, serve, type DaemonProcess } from '../support/daemon.js';
 
 const running: DaemonProcess[] = [];
@@ -225,6 +226,17 @@ describe('plugd serve', () => {
     expect(await d.exited()).toBe(1);
     expect(performance.now() - t).toBeLessThan(5000);
     expect(d.lines.some(msg('second signal: exiting at once'))).toBe(true);
+  });
+
+  test('on a TTY the logs are pretty-printed, not JSON lines', async () => {
+    const p = await project({ 'a.js': recorder('io.t.a.v1', 'x') });
+    // script(1) gives the daemon a real pseudo-terminal; timeout(1) stops it with SIGINT.
+    const run = spawnSync('script', ['-qec', `timeout -s INT 3 ${process.execPath} ${BIN} serve --plugins ${p.plugins} --state ${p.state} --root ${p.root}`, '/dev/null'],
+      { encoding: 'utf8', env: { ...process.env } });
+    const lines = run.stdout.split(/\r?\n/).filter((l) => l.includes('plugin loaded') || l.includes('ready'));
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of lines) expect(line.trimStart().startsWith('{')).toBe(false);
+    expect(run.stdout).toContain('io.t.a.v1.x');
   });
 
   test('usage errors exit 2', async () => {
