@@ -211,9 +211,10 @@ describe('plugd check: human output and usage errors', () => {
     // script(1) runs the CLI with a real pseudo-terminal as stdout.
     const onTty = (env: NodeJS.ProcessEnv): string => spawnSync('script', ['-qec', `${process.execPath} ${BIN} check fixtures/good`, '/dev/null'],
       { encoding: 'utf8', env }).stdout;
-    // A terminal that says it has colours (Node honours TERM: CI machines may have none set).
-    const env = { ...process.env, TERM: 'xterm-256color' };
+    // A user's colour terminal: Node reads the colour depth from TERM, and turns colour off under CI.
+    const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color' };
     delete env.NO_COLOR;
+    delete env.CI;
     const coloured = onTty(env);
     expect(coloured).toMatch(/TYPE\s+ID\s+STATUS\s+FILE/);
     expect(coloured).toContain(`${String.fromCharCode(27)}[32mok`);
