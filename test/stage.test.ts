@@ -3,10 +3,10 @@
  * bytes imported, even when the file is swapped right after the check.
  */
 import { describe, expect, test } from '@jest/globals';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { evaluate } from '../src/evaluate.js';
 import { writeLock } from '../src/integrity.js';
-import { place, rewriter } from '../src/stage.js';
+import { place, rewriter, type Placement } from '../src/stage.js';
 import { tempPluginDir } from './support/cli.js';
 
 const BOUND = "globalThis[Symbol.for('plugd.api')].for(import.meta.url)";
@@ -18,7 +18,7 @@ describe('the import rewrite', () => {
     ["import * as plugd from 'plugd';", `const plugd = ${BOUND};`],
   ])('%s', async (statement, binding) => {
     const rewrite = await rewriter();
-    const out = rewrite(`// a plugin\n${statement}\nregister({});\n`);
+    const out = rewrite(`// a plugin\n${statement}\nregister({});\n`).text;
     expect(out).toBeDefined();
     // Declared ahead of everything (imports are hoisted), the import blanked in place: same lines.
     expect(out?.startsWith(`${binding} // a plugin\n`)).toBe(true);
@@ -33,12 +33,52 @@ describe('the import rewrite', () => {
     ["import { register } from 'plugd-other';"],
     ["const s = \"import { register } from 'plugd'\";"],
   ])('leaves %s to Node', async (source) => {
-    expect((await rewriter())(source)).toBeUndefined();
+    expect((await rewriter())(source).text).toBeUndefined();
   });
 
   test('keeps a hashbang first', async () => {
-    const out = (await rewriter())("#!/usr/bin/env node\nimport { register } from 'plugd';\n");
+    const out = (await rewriter())("#!/usr/bin/env node\nimport { register } from 'plugd';\n").text;
     expect(out?.startsWith(`#!/usr/bin/env node\nconst { register } = ${BOUND};`)).toBe(true);
+  });
+});
+
+describe('module types in the stage', () => {
+  const plugin = (id: string): string => `import { register } from 'plugd';\nregister({ type: 'io.types.v1', id: '${id}', init: () => ({}) });\n`;
+  const typeOf = async (file: string): Promise<string> => readFile(file, 'utf8').catch(() => 'none');
+  // A directory is staged when it was loaded before (under Jest, 'plugd' resolves from anywhere).
+  const staged = async (dir: string): Promise<Placement> => { await place(dir); return place(dir); };
+
+  test('declares ESM where the lexer saw it, and leaves CommonJS to Node\'s detection', async () => {
+    const dir = await tempPluginDir({
+      'a.js': plugin('a'),
+      'folder/index.js': "import helper from './helper.js';\nimport { register } from 'plugd';\nregister({ type: 'io.types.v1', id: helper.id, init: () => ({}) });\n",
+      'folder/helper.js': "module.exports = { id: 'from-cjs' };\n",
+      'esm/index.js': plugin('esm'),
+    });
+    const placement = await staged(dir);
+    const outcomes = await evaluate(placement, placement.entries, { timeout: 5000, onLate: () => undefined });
+    expect(outcomes.flatMap((o) => o.errors)).toEqual([]);
+    expect(outcomes.flatMap((o) => o.registrations.map((r) => r.name)).sort()).toEqual(['io.types.v1.a', 'io.types.v1.esm', 'io.types.v1.from-cjs']);
+    expect(await typeOf(`${placement.base}/package.json`)).toBe('{"type":"module"}\n');
+    expect(await typeOf(`${placement.base}/folder/package.json`)).toBe('{}\n');
+    expect(await typeOf(`${placement.base}/esm/package.json`)).toBe('none');
+  });
+
+  test('a top-level file without module syntax leaves the whole stage to detection', async () => {
+    const dir = await tempPluginDir({ 'a.js': plugin('a'), 'b.js': 'globalThis.plugdTypesTest = typeof module;\n' });
+    const placement = await staged(dir);
+    const outcomes = await evaluate(placement, placement.entries, { timeout: 5000, onLate: () => undefined });
+    expect(outcomes.flatMap((o) => o.errors)).toEqual([]);
+    expect(await typeOf(`${placement.base}/package.json`)).toBe('none');
+    // Evaluated as CommonJS, as it would be in place.
+    expect((globalThis as { plugdTypesTest?: string }).plugdTypesTest).toBe('object');
+  });
+
+  test('a plugin directory\'s own package.json is mirrored, not overridden', async () => {
+    const dir = await tempPluginDir({ 'a.js': plugin('a'), 'package.json': '{"name":"mine"}\n' });
+    const placement = await staged(dir);
+    await evaluate(placement, placement.entries, { timeout: 5000, onLate: () => undefined });
+    expect(await typeOf(`${placement.base}/package.json`)).toBe('{"name":"mine"}\n');
   });
 });
 
