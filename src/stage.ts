@@ -12,6 +12,7 @@
  * +20-30% of the bare import time, the import edge alone +8%. Line numbers are kept. Modules
  * without such an import are hard links (copies across filesystems).
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
@@ -301,7 +302,7 @@ async function processStage(under: string): Promise<string> {
     root = (async () => {
       await mkdir(under, { recursive: true });
       const made = await mkdtemp(join(under, `${STAGE_PREFIX}${process.pid}-`));
-      process.once('exit', () => { rmSync(made, { recursive: true, force: true }); });
+      removeAtExit(made);
       setImmediate(() => { void sweep(under); });
       await mkdir(join(made, 'node_modules'));
       await symlink(packageRoot(), join(made, 'node_modules', 'plugd'), 'dir');
@@ -313,6 +314,25 @@ async function processStage(under: string): Promise<string> {
 }
 
 const STAGE_PREFIX = 'plugd-stage-';
+
+/**
+ * Removes `dir` when the process exits. Unlinking a stage of 2,000 files costs ~35 ms, which a
+ * one-shot `plugd check` would spend after its work is done: a detached `rm` does it instead,
+ * where there is one. A stage left behind anyway is swept by the next plugd process.
+ */
+function removeAtExit(dir: string): void {
+  process.once('exit', () => {
+    if (process.platform !== 'win32') {
+      try {
+        spawn('rm', ['-rf', dir], { detached: true, stdio: 'ignore' }).unref();
+        return;
+      } catch {
+        // no process to spare: remove it here
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+}
 
 /**
  * Removes the stages of processes that are gone (killed before their exit handler ran), off the
