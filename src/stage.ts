@@ -14,7 +14,9 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync, closeSync, constants, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync,
+} from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -89,11 +91,8 @@ async function stageFiles(dir: string, files: readonly string[], admission: Admi
   const project = nearestNodeModules(dir);
   // In a project, its own dependencies must stay resolvable: stage under its node_modules, as
   // links (new files are slow on disk). Elsewhere nothing but 'plugd' can resolve: stage in RAM.
-  const [stage, rewrite] = await Promise.all([
-    processStage(project === undefined ? ramDir() : join(project, '.cache', 'plugd')),
-    project === undefined ? rewriter() : undefined,
-    installApi(),
-  ]);
+  const [stage] = await Promise.all([processStage(project === undefined ? ramDir() : join(project, '.cache', 'plugd')), installApi()]);
+  const rewrite = project === undefined ? rewriteModule : undefined;
   const base = join(stage, String(++loads));
   const admitted = files.filter((f) => refusal(admission, f).length === 0);
   const bad = new Map<string, PlugdError[]>();
@@ -193,6 +192,41 @@ interface Staged {
 }
 
 const UNKNOWN: Staged = { esm: false };
+const ESM: Staged = { esm: true };
+
+/** A buffer reused for every file read (staging is synchronous): no allocation per file. */
+let scratch = Buffer.allocUnsafe(1 << 16);
+
+/** The bytes of the file at `path`, in the scratch buffer: valid until the next read. */
+function readWhole(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    for (let n = 0; ;) {
+      if (n === scratch.length) scratch = Buffer.concat([scratch, Buffer.allocUnsafe(scratch.length)]);
+      const got = readSync(fd, scratch, n, scratch.length - n, null);
+      if (got === 0) return scratch.subarray(0, n);
+      n += got;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A compiled plugin's usual first statement, at the very start of the file: `import { register } from 'plugd';`. */
+const LEADING = /^import[ \t\r\n]*\{([^}]*)\}[ \t\r\n]*from[ \t\r\n]*(['"])plugd\2(?:[ \t]*;|(?=[ \t]*\r?\n))/;
+
+/**
+ * The fast path of the rewrite, for a module that opens with a named import of `'plugd'`: that
+ * statement cannot be in a comment or a string, and makes the file a module, so no lexing is
+ * needed. Works on bytes (the statement is ASCII): no decoding and encoding of the file.
+ */
+function rewriteLeading(bytes: Buffer): Buffer | undefined {
+  const match = LEADING.exec(bytes.toString('latin1', 0, Math.min(bytes.length, 512)));
+  if (match === null) return undefined;
+  const binding = namedBinding(match[1] ?? '');
+  if (binding === undefined) return undefined;
+  return Buffer.concat([Buffer.from(`${binding} ${match[0].replace(/[^\n]/g, ' ')}`), bytes.subarray(match[0].length)]);
+}
 
 /**
  * Stages one file: a module importing 'plugd' rewritten, anything else linked (copied across
@@ -211,12 +245,14 @@ function stageFile(from: string, to: string, rewrite: Rewriter | undefined, expe
       return out ?? UNKNOWN;
     }
     if (rewrite !== undefined && js) {
-      const out = rewrite(readFileSync(from, 'utf8'));
-      if (out.text !== undefined) {
-        writeFileSync(to, out.text);
-        return out;
+      const bytes = readWhole(from);
+      const leading = rewriteLeading(bytes);
+      if (leading !== undefined) {
+        writeFileSync(to, leading);
+        return ESM;
       }
-      link(from, to);
+      const out = rewrite(bytes.toString('utf8'));
+      writeFileSync(to, out.text ?? bytes);
       return out;
     }
     link(from, to);
@@ -237,18 +273,31 @@ function link(from: string, to: string): void {
 /** A module's source with its `'plugd'` imports rewritten (`text`, unset when there is nothing to rewrite), and whether it has module syntax. */
 export type Rewriter = (source: string) => { readonly text?: string; readonly esm: boolean };
 
-let lexer: Promise<Rewriter> | undefined;
+type Lexer = typeof import('es-module-lexer');
+let lexer: Lexer | undefined;
 
-/** The rewriter, once es-module-lexer (WebAssembly) is ready. */
-export async function rewriter(): Promise<Rewriter> {
-  return (lexer ??= import('es-module-lexer').then(async ({ init, parse }) => {
-    await init;
-    return (source) => rewriteImports(source, parse);
-  }));
-}
+/**
+ * Rewrites a module that the fast path could not: es-module-lexer, loaded on first need (most
+ * compiled plugins open with their `'plugd'` import and never need it).
+ */
+export const rewriteModule: Rewriter = (source) => {
+  if (lexer === undefined) {
+    const loaded = createRequire(import.meta.url)('es-module-lexer') as Lexer;
+    loaded.initSync();
+    lexer = loaded;
+  }
+  return rewriteImports(source, lexer.parse);
+};
 const NAMED = /^import\s*\{([^}]*)\}\s*from\s*(['"])plugd\2$/;
 const NAMESPACE = /^import\s*\*\s*as\s+([A-Za-z_$][\w$]*)\s*from\s*(['"])plugd\2$/;
 const BINDING = /^([A-Za-z_$][\w$]*)(?:\s+as\s+([A-Za-z_$][\w$]*))?$/;
+
+/** `const { a, b: c } = <the API>;` for the import list `a, b as c`; `undefined` for a list it cannot read. */
+function namedBinding(list: string): string | undefined {
+  const pairs = list.split(',').map((p) => p.trim()).filter((p) => p !== '').map((p) => BINDING.exec(p));
+  if (pairs.some((m) => m === null)) return undefined;
+  return `const { ${pairs.map((m) => (m?.[2] === undefined ? m?.[1] : `${m[1] ?? ''}: ${m[2]}`)).join(', ')} } = ${API_FOR};`;
+}
 
 /**
  * `source` with its `import { a, b as c } from 'plugd'` and `import * as p from 'plugd'`
@@ -256,7 +305,7 @@ const BINDING = /^([A-Za-z_$][\w$]*)(?:\s+as\s+([A-Za-z_$][\w$]*))?$/;
  * (imports are hoisted); no `text` when there is nothing to rewrite. Other forms (default
  * imports, re-exports, dynamic `import('plugd')`) are left to Node's resolution.
  */
-function rewriteImports(source: string, parse: typeof import('es-module-lexer').parse): ReturnType<Rewriter> {
+function rewriteImports(source: string, parse: Lexer['parse']): ReturnType<Rewriter> {
   let imports: readonly { n?: string | undefined; d: number; ss: number; se: number }[];
   let esm: boolean;
   try {
@@ -274,10 +323,8 @@ function rewriteImports(source: string, parse: typeof import('es-module-lexer').
     const namespace = NAMESPACE.exec(statement);
     let binding: string | undefined;
     if (named !== null) {
-      const parts = (named[1] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
-      const pairs = parts.map((p) => BINDING.exec(p));
-      if (pairs.some((m) => m === null)) continue;
-      binding = `const { ${pairs.map((m) => (m?.[2] === undefined ? m?.[1] : `${m[1] ?? ''}: ${m[2]}`)).join(', ')} } = ${API_FOR};`;
+      binding = namedBinding(named[1] ?? '');
+      if (binding === undefined) continue;
     } else if (namespace !== null) {
       binding = `const ${namespace[1] ?? ''} = ${API_FOR};`;
     }

@@ -6,7 +6,7 @@ import { describe, expect, test } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
 import { evaluate } from '../src/evaluate.js';
 import { writeLock } from '../src/integrity.js';
-import { place, rewriter, type Placement } from '../src/stage.js';
+import { place, rewriteModule, type Placement } from '../src/stage.js';
 import { tempPluginDir } from './support/cli.js';
 
 const BOUND = "globalThis[Symbol.for('plugd.api')].for(import.meta.url)";
@@ -16,8 +16,8 @@ describe('the import rewrite', () => {
     ["import { register } from 'plugd';", `const { register } = ${BOUND};`],
     ['import { register, z as zod } from "plugd";', `const { register, z: zod } = ${BOUND};`],
     ["import * as plugd from 'plugd';", `const plugd = ${BOUND};`],
-  ])('%s', async (statement, binding) => {
-    const rewrite = await rewriter();
+  ])('%s', (statement, binding) => {
+    const rewrite = rewriteModule;
     const out = rewrite(`// a plugin\n${statement}\nregister({});\n`).text;
     expect(out).toBeDefined();
     // Declared ahead of everything (imports are hoisted), the import blanked in place: same lines.
@@ -32,12 +32,12 @@ describe('the import rewrite', () => {
     ["const p = await import('plugd');"],
     ["import { register } from 'plugd-other';"],
     ["const s = \"import { register } from 'plugd'\";"],
-  ])('leaves %s to Node', async (source) => {
-    expect((await rewriter())(source).text).toBeUndefined();
+  ])('leaves %s to Node', (source) => {
+    expect(rewriteModule(source).text).toBeUndefined();
   });
 
-  test('keeps a hashbang first', async () => {
-    const out = (await rewriter())("#!/usr/bin/env node\nimport { register } from 'plugd';\n").text;
+  test('keeps a hashbang first', () => {
+    const out = rewriteModule("#!/usr/bin/env node\nimport { register } from 'plugd';\n").text;
     expect(out?.startsWith(`#!/usr/bin/env node\nconst { register } = ${BOUND};`)).toBe(true);
   });
 });
@@ -72,6 +72,24 @@ describe('module types in the stage', () => {
     expect(await typeOf(`${placement.base}/package.json`)).toBe('none');
     // Evaluated as CommonJS, as it would be in place.
     expect((globalThis as { plugdTypesTest?: string }).plugdTypesTest).toBe('object');
+  });
+
+  test.each([
+    ['opens with the import (the fast path, no lexing)', "import {\n  register,\n  z as zod,\n} from 'plugd';\n"],
+    ['opens with the import and no semicolon', "import { register, z as zod } from 'plugd'\n"],
+    ['opens with a comment (lexed)', "// a comment\nimport { register, z as zod } from 'plugd';\n"],
+  ])('a module that %s keeps its line numbers', async (_, head) => {
+    const source = `${head}register({ type: 'io.lines.v1', id: 'a', init: () => ({}) });\nvoid zod;\n`;
+    const dir = await tempPluginDir({ 'a.js': source });
+    const placement = await staged(dir);
+    const [outcome] = await evaluate(placement, placement.entries, { timeout: 5000, onLate: () => undefined });
+    expect(outcome?.errors).toEqual([]);
+    expect(outcome?.registrations.map((r) => r.name)).toEqual(['io.lines.v1.a']);
+    const text = await readFile(`${placement.base}/a.js`, 'utf8');
+    expect(text.split('\n')).toHaveLength(source.split('\n').length);
+    expect(text).toContain(`const { register, z: zod } = ${BOUND};`);
+    expect(text).not.toContain('from \'plugd\'');
+    expect(text.split('\n').findIndex((l) => l.startsWith('register('))).toBe(source.split('\n').findIndex((l) => l.startsWith('register(')));
   });
 
   test('a plugin directory\'s own package.json is mirrored, not overridden', async () => {
