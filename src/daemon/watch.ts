@@ -4,8 +4,13 @@
  * starts polling the unit's stat (size, mtime, inode of each of its files) every few ms; the unit
  * is reported once it has been quiet for the stability window. After a reload the daemon asks for
  * a re-check, which keeps polling a little longer: chokidar may send nothing for the last write.
+ *
+ * chokidar watches each plugin entry and each folder plugin, not the plugin directory itself:
+ * a watched directory is re-read, with an `lstat` of every entry, on every event inside it, which
+ * at 2,000 plugins cost ~60 ms of each reload (p50 save-to-live 103 ms; 40 ms without). New names
+ * in the directory come from one plain `fs.watch` of it, and are then handed to chokidar.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, watch as watchDir, type FSWatcher as DirWatcher } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 
@@ -28,7 +33,10 @@ export class UnitWatcher {
   readonly #timing: WatchTiming;
   readonly #onStable: (unit: string, firstEventAt: number) => void;
   readonly #polling = new Map<string, NodeJS.Timeout>();
+  /** The top-level names chokidar watches. */
+  readonly #watched = new Set<string>();
   #watcher: FSWatcher | undefined;
+  #names: DirWatcher | undefined;
   #closed = false;
 
   constructor(dir: string, timing: WatchTiming, onStable: (unit: string, firstEventAt: number) => void) {
@@ -37,20 +45,52 @@ export class UnitWatcher {
     this.#onStable = onStable;
   }
 
-  /** Starts watching; resolves once chokidar has scanned the directory. */
+  /** Starts watching; resolves once chokidar has looked at every plugin. */
   async start(): Promise<void> {
-    const watcher = (this.#watcher = watch(this.#dir, {
+    // Names first, then the listing: nothing created in between is missed.
+    this.#names = watchDir(this.#dir, (_event, name) => { this.#named(name); });
+    this.#names.on('error', () => undefined); // the directory itself went away: nothing left to watch
+    const initial = readdirSync(this.#dir).filter((name) => this.#worthWatching(name));
+    for (const name of initial) this.#watched.add(name);
+    const watcher = (this.#watcher = watch(initial.map((name) => join(this.#dir, name)), {
       ignoreInitial: true,
       ignored: (path) => {
         const rel = relative(this.#dir, path);
         return rel !== '' && rel.split(sep).some((part) => part.startsWith('.') || part === 'node_modules');
       },
     }));
-    watcher.on('all', (_event, path) => {
+    watcher.on('all', (event, path) => {
+      const rel = relative(this.#dir, path);
+      if ((event === 'unlink' || event === 'unlinkDir') && !rel.includes(sep)) this.#watched.delete(rel);
       const unit = this.unitOf(path);
       if (unit !== undefined) this.settle(unit, performance.now());
     });
-    await new Promise<void>((resolve) => { watcher.once('ready', () => { resolve(); }); });
+    // chokidar is ready once it has looked at every path it was given (never, when given none).
+    if (initial.length > 0) await new Promise<void>((resolve) => { watcher.once('ready', () => { resolve(); }); });
+  }
+
+  /** A top-level name changed (`null`: the platform did not say which): watch it if new, and settle its unit. */
+  #named(name: string | Buffer | null): void {
+    if (this.#closed) return;
+    if (name === null) {
+      for (const each of readdirSync(this.#dir)) this.#named(each);
+      return;
+    }
+    const text = name.toString();
+    if (!this.#worthWatching(text)) return;
+    const path = join(this.#dir, text);
+    // Only existing paths: chokidar watches a missing one through its parent (re-reads again).
+    if (!this.#watched.has(text) && existsSync(path)) {
+      this.#watched.add(text);
+      this.#watcher?.add(path);
+    }
+    const unit = this.unitOf(path);
+    if (unit !== undefined) this.settle(unit, performance.now());
+  }
+
+  /** True for a top-level name that is or may become a plugin (or the lock): not a dot-name, not node_modules. */
+  #worthWatching(name: string): boolean {
+    return !name.startsWith('.') && name !== 'node_modules' && this.unitOf(join(this.#dir, name)) !== undefined;
   }
 
   /** The unit a path belongs to, or undefined when it is no plugin's (a top-level non-module file). */
@@ -133,6 +173,7 @@ export class UnitWatcher {
     this.#closed = true;
     for (const timer of this.#polling.values()) clearTimeout(timer);
     this.#polling.clear();
+    this.#names?.close();
     await this.#watcher?.close();
   }
 }

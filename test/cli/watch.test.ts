@@ -407,6 +407,32 @@ describe('plugd serve --watch', () => {
     expect(fileOf(doc, 'folder/index.js')).toMatchObject({ status: 'loaded', generation: 2 });
   });
 
+  test('a folder plugin created after start is watched inside: editing its sibling module reloads it', async () => {
+    const p = await project();
+    const d = await watching(p);
+    put(p, 'later/lib.js', "export const LIB = 'lib-1';\n");
+    put(p, 'later/index.js', source(p, { type: A, id: 'later', top: "import { LIB } from './lib.js';", init: "log('lib:' + LIB);" }));
+    expect(await waitReload(d, { file: 'later/index.js' })).toMatchObject({ result: 'live', generation: 1 });
+
+    put(p, 'later/lib.js', "export const LIB = 'lib-2';\n");
+    expect(await waitReload(d, { file: 'later/index.js', generation: 2 })).toMatchObject({ result: 'live' });
+    expect(events(p).slice(-2)).toEqual(['lib:lib-2', 'init:later@1']);
+  });
+
+  test('a file deleted and created again is watched again: its later edits reload', async () => {
+    const p = await project();
+    put(p, 'a.js', source(p, { type: A, id: 'a', version: 1 }));
+    const d = await watching(p);
+    unlinkSync(join(p.plugins, 'a.js'));
+    await waitReload(d, { file: 'a.js', result: 'removed' });
+    // A new file again: its generations start over.
+    put(p, 'a.js', source(p, { type: A, id: 'a', version: 2 }));
+    await waitReload(d, { file: 'a.js', result: 'live', generation: 1 });
+    put(p, 'a.js', source(p, { type: A, id: 'a', version: 3 }));
+    await waitReload(d, { file: 'a.js', result: 'live', generation: 2 });
+    expect(events(p)).toEqual(['init:a@1', 'close:a@1', 'init:a@2', 'close:a@2', 'init:a@3']);
+  });
+
   test('SIGTERM during a reload: exit 0, everything closed, the socket removed', async () => {
     const p = await project();
     const slow = (v: number): string => source(p, { type: A, id: 'a', version: v, init: `log('init-start:a@' + VERSION); await new Promise((r) => setTimeout(r, ${v === 1 ? 0 : 500}));` });
