@@ -25,14 +25,18 @@ export interface WatchTiming {
 }
 
 /** The defaults: a 20 ms window keeps save-to-live near 25-30 ms while never taking a burst's middle. */
-export const DEFAULT_TIMING: WatchTiming = { quietMs: 20, pollMs: 4, lingerMs: 300 };
+export const DEFAULT_TIMING: WatchTiming = { quietMs: 20, pollMs: 2, lingerMs: 300 };
+
+/** How often a unit is polled while only lingering: a write with no event is rare, and slower to matter. */
+const LINGER_POLL_MS = 10;
 
 /** Watches a plugin directory and reports units that changed and then stayed quiet. */
 export class UnitWatcher {
   readonly #dir: string;
   readonly #timing: WatchTiming;
   readonly #onStable: (unit: string, firstEventAt: number) => void;
-  readonly #polling = new Map<string, NodeJS.Timeout>();
+  /** The units being polled: each one's next poll, and how to wake it early. */
+  readonly #polling = new Map<string, { timer: NodeJS.Timeout | undefined; wake: (at: number) => void }>();
   /** The top-level names chokidar watches. */
   readonly #watched = new Set<string>();
   #watcher: FSWatcher | undefined;
@@ -111,19 +115,36 @@ export class UnitWatcher {
     return first;
   }
 
-  /** Polls `unit` until it has been quiet for the stability window, then reports it. */
+  /**
+   * Polls `unit` until it has been quiet for the stability window, then reports it. While only
+   * lingering (after a reload, no change seen yet) it polls less often; an event wakes it.
+   */
   settle(unit: string, firstEventAt: number, from = this.snapshot(unit), linger = 0): void {
-    if (this.#closed || this.#polling.has(unit)) return;
+    if (this.#closed) return;
+    const polling = this.#polling.get(unit);
+    if (polling !== undefined) {
+      polling.wake(firstEventAt);
+      return;
+    }
     let last = from;
     let quietSince = performance.now();
     let changedSince = linger === 0;
     let since = firstEventAt;
+    let woken = false;
+    const state = { timer: undefined as NodeJS.Timeout | undefined, wake: (at: number): void => {
+      if (changedSince) return;
+      // An event while lingering: the change it announces counts from the event, polled at full rate.
+      since = at;
+      woken = true;
+      clearTimeout(state.timer);
+      state.timer = setTimeout(poll, this.#timing.pollMs);
+    } };
     const poll = (): void => {
       const now = performance.now();
       const current = this.snapshot(unit);
       if (current !== last) {
-        // A change seen while lingering (no event came for it): its latency counts from now.
-        if (!changedSince) since = now;
+        // A change seen while lingering with no event for it: its latency counts from now.
+        if (!changedSince && !woken) since = now;
         last = current;
         quietSince = now;
         changedSince = true;
@@ -134,9 +155,10 @@ export class UnitWatcher {
         if (changedSince) this.#onStable(unit, since);
         return;
       }
-      this.#polling.set(unit, setTimeout(poll, this.#timing.pollMs));
+      state.timer = setTimeout(poll, changedSince ? this.#timing.pollMs : LINGER_POLL_MS);
     };
-    this.#polling.set(unit, setTimeout(poll, this.#timing.pollMs));
+    state.timer = setTimeout(poll, changedSince ? this.#timing.pollMs : LINGER_POLL_MS);
+    this.#polling.set(unit, state);
   }
 
   /**
@@ -171,7 +193,7 @@ export class UnitWatcher {
   /** Stops watching and polling. */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const timer of this.#polling.values()) clearTimeout(timer);
+    for (const { timer } of this.#polling.values()) clearTimeout(timer);
     this.#polling.clear();
     this.#names?.close();
     await this.#watcher?.close();
