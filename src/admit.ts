@@ -30,8 +30,8 @@ export interface Admission {
   readonly lock: Lock | undefined;
 }
 
-/** Runs the admission checks over `files` (a listTree of `dir`). */
-export async function admit(dir: string, files: readonly string[], options: AdmitOptions): Promise<Admission> {
+/** Runs the admission checks over `files` (a listTree of `dir`, or of just its top-level `units`). */
+export async function admit(dir: string, files: readonly string[], options: AdmitOptions, units?: readonly string[]): Promise<Admission> {
   const refused = new Map<string, PlugdError[]>();
   const errors: PlugdError[] = [];
   const warnings: PlugdError[] = [];
@@ -40,7 +40,7 @@ export async function admit(dir: string, files: readonly string[], options: Admi
     refused.set(unit, [...(refused.get(unit) ?? []), error]);
   };
   if (options.permissions === true) {
-    for (const finding of await checkPermissions(dir, files)) {
+    for (const finding of await checkPermissions(dir, files, units === undefined ? {} : { units })) {
       if (finding.insecureOk && options.allowInsecure === true) warnings.push(finding.error);
       else refuse(finding.error.file, finding.error);
     }

