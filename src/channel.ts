@@ -13,6 +13,12 @@ import type { Registration } from './registration.js';
 export interface LoadScope {
   /** Receives one raw registration; throws for an invalid one made on time. */
   register(raw: unknown): void;
+  /**
+   * Set when the module's `register` was bound to this scope (a rewritten module, see
+   * {@link registerFor}): its calls no longer look the scope up, so the load may drop it from
+   * the channel once the module settled - a late call still reaches it, and is reported late.
+   */
+  bound?: boolean;
 }
 
 /** The process-wide table of scopes, shared by every copy of plugd that speaks this protocol. */
@@ -60,15 +66,18 @@ export function register<Instance, Config = unknown>(registration: Registration<
 }
 
 /**
- * A `register()` bound to the module at `url` (staged modules get theirs from the rewrite of their
- * `'plugd'` import): attribution without looking at the stack.
+ * A `register()` bound to the module at `url`, made while that module evaluates (staged modules
+ * get theirs from the rewrite of their `'plugd'` import): attribution without looking at the
+ * stack, and without the channel once the module's load has settled.
  */
 export function registerFor(url: string): typeof register {
-  return (registration) => {
-    const scope = findScope(channel(), [url]);
-    if (scope === undefined) throw new NoLoadInProgressError(`register() was called from ${url}, which plugd is not loading`);
-    scope.register(registration);
-  };
+  const ch = channel();
+  const scope = findScope(ch, [url]);
+  if (scope === undefined) {
+    return () => { throw new NoLoadInProgressError(`register() was called from ${url}, which plugd is not loading`); };
+  }
+  if (ch.entries.get(url) === scope) scope.bound = true;
+  return (registration) => { scope.register(registration); };
 }
 
 /** The scope of the innermost caller that belongs to a load: an entry, else a folder plugin. */

@@ -49,6 +49,8 @@ class ModuleScope implements LoadScope {
   settled = false;
   /** Set when the module failed: its late calls are not reported again. */
   failed = false;
+  /** See {@link LoadScope.bound}. */
+  bound = false;
 
   constructor(private readonly file: string, private readonly onLate: (error: LateRegistrationError) => void) {}
 
@@ -112,9 +114,12 @@ export async function evaluate(placement: Placement, entries: readonly Entry[], 
     scope.failed = scope.errors.length > 0;
     options.onModule?.(entry.file);
     const outcome = { entry, registrations: scope.registrations, errors: scope.errors, vanished: false };
-    // The scope stays on the channel (to tell late calls), but holds nothing of the module's any more.
+    // The scope holds nothing of the module's any more. It stays on the channel to tell late calls
+    // found by their stack; a bound register() needs no lookup, so that entry goes (a reload of a
+    // staged module would otherwise leave one behind for good).
     scope.registrations = [];
     scope.errors = [];
+    if (scope.bound) byUrl.delete(url);
     return outcome;
   }));
 }

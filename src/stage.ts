@@ -48,8 +48,12 @@ export interface Placement {
 
 /** The global under which the host's API waits for rewritten plugin modules. */
 export const API_KEY = Symbol.for('plugd.api');
-/** What a rewritten `'plugd'` import binds: the host's API, with `register` bound to the module. */
-const API_FOR = "globalThis[Symbol.for('plugd.api')].for(import.meta.url)";
+/**
+ * What a rewritten `'plugd'` import of the module at `url` binds: the host's API, with `register`
+ * bound to the module. The URL is written in, not read from `import.meta.url`: an `import.meta`
+ * object (with its `resolve` closure and paths) would stay on the heap with every module version.
+ */
+const apiFor = (url: string): string => `globalThis[Symbol.for('plugd.api')].for(${JSON.stringify(url)})`;
 
 const placedBefore = new Set<string>();
 const done = Promise.resolve();
@@ -220,10 +224,10 @@ const LEADING = /^import[ \t\r\n]*\{([^}]*)\}[ \t\r\n]*from[ \t\r\n]*(['"])plugd
  * statement cannot be in a comment or a string, and makes the file a module, so no lexing is
  * needed. Works on bytes (the statement is ASCII): no decoding and encoding of the file.
  */
-function rewriteLeading(bytes: Buffer): Buffer | undefined {
+function rewriteLeading(bytes: Buffer, url: string): Buffer | undefined {
   const match = LEADING.exec(bytes.toString('latin1', 0, Math.min(bytes.length, 512)));
   if (match === null) return undefined;
-  const binding = namedBinding(match[1] ?? '');
+  const binding = namedBinding(match[1] ?? '', url);
   if (binding === undefined) return undefined;
   return Buffer.concat([Buffer.from(`${binding} ${match[0].replace(/[^\n]/g, ' ')}`), bytes.subarray(match[0].length)]);
 }
@@ -235,23 +239,24 @@ function rewriteLeading(bytes: Buffer): Buffer | undefined {
  */
 function stageFile(from: string, to: string, rewrite: Rewriter | undefined, expect?: { file: string; sha256: string }): Staged {
   const js = from.endsWith('.js') || from.endsWith('.mjs');
+  const url = js && rewrite !== undefined ? pathToFileURL(to).href : '';
   try {
     if (expect !== undefined) {
       const bytes = readFileSync(from);
       const actual = createHash('sha256').update(bytes).digest('hex');
       if (actual !== expect.sha256) return { problem: new IntegrityError(expect.file, 'mismatch', { expected: expect.sha256, actual }), esm: false };
-      const out = rewrite !== undefined && js ? rewrite(bytes.toString('utf8')) : undefined;
+      const out = rewrite !== undefined && js ? rewrite(bytes.toString('utf8'), url) : undefined;
       writeFileSync(to, out?.text ?? bytes);
       return out ?? UNKNOWN;
     }
     if (rewrite !== undefined && js) {
       const bytes = readWhole(from);
-      const leading = rewriteLeading(bytes);
+      const leading = rewriteLeading(bytes, url);
       if (leading !== undefined) {
         writeFileSync(to, leading);
         return ESM;
       }
-      const out = rewrite(bytes.toString('utf8'));
+      const out = rewrite(bytes.toString('utf8'), url);
       writeFileSync(to, out.text ?? bytes);
       return out;
     }
@@ -271,7 +276,7 @@ function link(from: string, to: string): void {
 }
 
 /** A module's source with its `'plugd'` imports rewritten (`text`, unset when there is nothing to rewrite), and whether it has module syntax. */
-export type Rewriter = (source: string) => { readonly text?: string; readonly esm: boolean };
+export type Rewriter = (source: string, url: string) => { readonly text?: string; readonly esm: boolean };
 
 type Lexer = typeof import('es-module-lexer');
 let lexer: Lexer | undefined;
@@ -280,23 +285,23 @@ let lexer: Lexer | undefined;
  * Rewrites a module that the fast path could not: es-module-lexer, loaded on first need (most
  * compiled plugins open with their `'plugd'` import and never need it).
  */
-export const rewriteModule: Rewriter = (source) => {
+export const rewriteModule: Rewriter = (source, url) => {
   if (lexer === undefined) {
     const loaded = createRequire(import.meta.url)('es-module-lexer') as Lexer;
     loaded.initSync();
     lexer = loaded;
   }
-  return rewriteImports(source, lexer.parse);
+  return rewriteImports(source, url, lexer.parse);
 };
 const NAMED = /^import\s*\{([^}]*)\}\s*from\s*(['"])plugd\2$/;
 const NAMESPACE = /^import\s*\*\s*as\s+([A-Za-z_$][\w$]*)\s*from\s*(['"])plugd\2$/;
 const BINDING = /^([A-Za-z_$][\w$]*)(?:\s+as\s+([A-Za-z_$][\w$]*))?$/;
 
 /** `const { a, b: c } = <the API>;` for the import list `a, b as c`; `undefined` for a list it cannot read. */
-function namedBinding(list: string): string | undefined {
+function namedBinding(list: string, url: string): string | undefined {
   const pairs = list.split(',').map((p) => p.trim()).filter((p) => p !== '').map((p) => BINDING.exec(p));
   if (pairs.some((m) => m === null)) return undefined;
-  return `const { ${pairs.map((m) => (m?.[2] === undefined ? m?.[1] : `${m[1] ?? ''}: ${m[2]}`)).join(', ')} } = ${API_FOR};`;
+  return `const { ${pairs.map((m) => (m?.[2] === undefined ? m?.[1] : `${m[1] ?? ''}: ${m[2]}`)).join(', ')} } = ${apiFor(url)};`;
 }
 
 /**
@@ -305,7 +310,7 @@ function namedBinding(list: string): string | undefined {
  * (imports are hoisted); no `text` when there is nothing to rewrite. Other forms (default
  * imports, re-exports, dynamic `import('plugd')`) are left to Node's resolution.
  */
-function rewriteImports(source: string, parse: Lexer['parse']): ReturnType<Rewriter> {
+function rewriteImports(source: string, url: string, parse: Lexer['parse']): ReturnType<Rewriter> {
   let imports: readonly { n?: string | undefined; d: number; ss: number; se: number }[];
   let esm: boolean;
   try {
@@ -323,10 +328,10 @@ function rewriteImports(source: string, parse: Lexer['parse']): ReturnType<Rewri
     const namespace = NAMESPACE.exec(statement);
     let binding: string | undefined;
     if (named !== null) {
-      binding = namedBinding(named[1] ?? '');
+      binding = namedBinding(named[1] ?? '', url);
       if (binding === undefined) continue;
     } else if (namespace !== null) {
-      binding = `const ${namespace[1] ?? ''} = ${API_FOR};`;
+      binding = `const ${namespace[1] ?? ''} = ${apiFor(url)};`;
     }
     if (binding === undefined) continue;
     bindings.push(binding);

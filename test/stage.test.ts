@@ -4,12 +4,14 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import { evaluate } from '../src/evaluate.js';
 import { writeLock } from '../src/integrity.js';
 import { place, rewriteModule, type Placement } from '../src/stage.js';
 import { tempPluginDir } from './support/cli.js';
 
-const BOUND = "globalThis[Symbol.for('plugd.api')].for(import.meta.url)";
+const URL_OF = 'file:///stage/a.js';
+const BOUND = `globalThis[Symbol.for('plugd.api')].for("${URL_OF}")`;
 
 describe('the import rewrite', () => {
   test.each([
@@ -18,7 +20,7 @@ describe('the import rewrite', () => {
     ["import * as plugd from 'plugd';", `const plugd = ${BOUND};`],
   ])('%s', (statement, binding) => {
     const rewrite = rewriteModule;
-    const out = rewrite(`// a plugin\n${statement}\nregister({});\n`).text;
+    const out = rewrite(`// a plugin\n${statement}\nregister({});\n`, URL_OF).text;
     expect(out).toBeDefined();
     // Declared ahead of everything (imports are hoisted), the import blanked in place: same lines.
     expect(out?.startsWith(`${binding} // a plugin\n`)).toBe(true);
@@ -33,11 +35,11 @@ describe('the import rewrite', () => {
     ["import { register } from 'plugd-other';"],
     ["const s = \"import { register } from 'plugd'\";"],
   ])('leaves %s to Node', (source) => {
-    expect(rewriteModule(source).text).toBeUndefined();
+    expect(rewriteModule(source, URL_OF).text).toBeUndefined();
   });
 
   test('keeps a hashbang first', () => {
-    const out = rewriteModule("#!/usr/bin/env node\nimport { register } from 'plugd';\n").text;
+    const out = rewriteModule("#!/usr/bin/env node\nimport { register } from 'plugd';\n", URL_OF).text;
     expect(out?.startsWith(`#!/usr/bin/env node\nconst { register } = ${BOUND};`)).toBe(true);
   });
 });
@@ -87,7 +89,7 @@ describe('module types in the stage', () => {
     expect(outcome?.registrations.map((r) => r.name)).toEqual(['io.lines.v1.a']);
     const text = await readFile(`${placement.base}/a.js`, 'utf8');
     expect(text.split('\n')).toHaveLength(source.split('\n').length);
-    expect(text).toContain(`const { register, z: zod } = ${BOUND};`);
+    expect(text).toContain(`const { register, z: zod } = globalThis[Symbol.for('plugd.api')].for(${JSON.stringify(pathToFileURL(`${placement.base}/a.js`).href)});`);
     expect(text).not.toContain('from \'plugd\'');
     expect(text.split('\n').findIndex((l) => l.startsWith('register('))).toBe(source.split('\n').findIndex((l) => l.startsWith('register(')));
   });
