@@ -13,10 +13,7 @@
  * without such an import are hard links (copies across filesystems).
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import {
-  accessSync, closeSync, constants, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync,
-} from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -24,8 +21,9 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { admit, refusal, type Admission, type AdmitOptions } from './admit.js';
 import { registerFor } from './channel.js';
-import { IntegrityError, type PlugdError } from './errors.js';
+import type { PlugdError } from './errors.js';
 import { entriesOf, listTree, scan, unitOf, type Entry } from './scan.js';
+import { stageFile } from './stage-file.js';
 import { packageRoot } from './version.js';
 
 /** Where one load imports its modules from. */
@@ -48,13 +46,6 @@ export interface Placement {
 
 /** The global under which the host's API waits for rewritten plugin modules. */
 export const API_KEY = Symbol.for('plugd.api');
-/**
- * What a rewritten `'plugd'` import of the module at `url` binds: the host's API, with `register`
- * bound to the module. The URL is written in, not read from `import.meta.url`: an `import.meta`
- * object (with its `resolve` closure and paths) would stay on the heap with every module version.
- */
-const apiFor = (url: string): string => `globalThis[Symbol.for('plugd.api')].for(${JSON.stringify(url)})`;
-
 const placedBefore = new Set<string>();
 const done = Promise.resolve();
 
@@ -96,7 +87,7 @@ async function stageFiles(dir: string, files: readonly string[], admission: Admi
   // In a project, its own dependencies must stay resolvable: stage under its node_modules, as
   // links (new files are slow on disk). Elsewhere nothing but 'plugd' can resolve: stage in RAM.
   const [stage] = await Promise.all([processStage(project === undefined ? ramDir() : join(project, '.cache', 'plugd')), installApi()]);
-  const rewrite = project === undefined ? rewriteModule : undefined;
+  const rewrite = project === undefined;
   const base = join(stage, String(++loads));
   const admitted = files.filter((f) => refusal(admission, f).length === 0);
   const bad = new Map<string, PlugdError[]>();
@@ -138,7 +129,7 @@ const SLICE = 64;
  * `package.json` without a type (Node's detection, as in place). Where the lexer sees no module
  * syntax (a CommonJS helper, a file whose only module syntax is a top-level await) detection stays.
  */
-function mirror(dir: string, base: string, files: readonly string[], rewrite: Rewriter | undefined,
+function mirror(dir: string, base: string, files: readonly string[], rewrite: boolean,
   lock: Readonly<Record<string, string>> | undefined, bad: Map<string, PlugdError[]>): Map<string, Promise<void>> {
   const byUnit = new Map<string, string[]>();
   for (const file of [...files].sort()) {
@@ -167,7 +158,7 @@ function mirror(dir: string, base: string, files: readonly string[], rewrite: Re
   };
   const units = new Map<string, Promise<void>>();
   const folders: [string, string[], () => void][] = [];
-  let typed = rewrite !== undefined && !byUnit.has('package.json');
+  let typed = rewrite && !byUnit.has('package.json');
   for (const [unit, list] of byUnit) {
     if (list.length === 1 && list[0] === unit) typed = stage(list) && typed;
     else units.set(unit, new Promise<void>((resolve) => { folders.push([unit, list, resolve]); }));
@@ -185,163 +176,6 @@ function mirror(dir: string, base: string, files: readonly string[], rewrite: Re
   };
   slice();
   return units;
-}
-
-/** How a file was staged. */
-interface Staged {
-  /** Why it must not be imported (its bytes differ from the lock). */
-  readonly problem?: IntegrityError;
-  /** True when the lexer saw module syntax in it (false: unknown). */
-  readonly esm: boolean;
-}
-
-const UNKNOWN: Staged = { esm: false };
-const ESM: Staged = { esm: true };
-
-/** A buffer reused for every file read (staging is synchronous): no allocation per file. */
-let scratch = Buffer.allocUnsafe(1 << 16);
-
-/** The bytes of the file at `path`, in the scratch buffer: valid until the next read. */
-function readWhole(path: string): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    for (let n = 0; ;) {
-      if (n === scratch.length) scratch = Buffer.concat([scratch, Buffer.allocUnsafe(scratch.length)]);
-      const got = readSync(fd, scratch, n, scratch.length - n, null);
-      if (got === 0) return scratch.subarray(0, n);
-      n += got;
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** A compiled plugin's usual first statement, at the very start of the file: `import { register } from 'plugd';`. */
-const LEADING = /^import[ \t\r\n]*\{([^}]*)\}[ \t\r\n]*from[ \t\r\n]*(['"])plugd\2(?:[ \t]*;|(?=[ \t]*\r?\n))/;
-
-/**
- * The fast path of the rewrite, for a module that opens with a named import of `'plugd'`: that
- * statement cannot be in a comment or a string, and makes the file a module, so no lexing is
- * needed. Works on bytes (the statement is ASCII): no decoding and encoding of the file.
- */
-function rewriteLeading(bytes: Buffer, url: string): Buffer | undefined {
-  const match = LEADING.exec(bytes.toString('latin1', 0, Math.min(bytes.length, 512)));
-  if (match === null) return undefined;
-  const binding = namedBinding(match[1] ?? '', url);
-  if (binding === undefined) return undefined;
-  return Buffer.concat([Buffer.from(`${binding} ${match[0].replace(/[^\n]/g, ' ')}`), bytes.subarray(match[0].length)]);
-}
-
-/**
- * Stages one file: a module importing 'plugd' rewritten, anything else linked (copied across
- * filesystems). Under a lock (`expect`), the bytes read are hashed and only those bytes are
- * written - never a link, which would let the file change after the check.
- */
-function stageFile(from: string, to: string, rewrite: Rewriter | undefined, expect?: { file: string; sha256: string }): Staged {
-  const js = from.endsWith('.js') || from.endsWith('.mjs');
-  const url = js && rewrite !== undefined ? pathToFileURL(to).href : '';
-  try {
-    if (expect !== undefined) {
-      const bytes = readFileSync(from);
-      const actual = createHash('sha256').update(bytes).digest('hex');
-      if (actual !== expect.sha256) return { problem: new IntegrityError(expect.file, 'mismatch', { expected: expect.sha256, actual }), esm: false };
-      const out = rewrite !== undefined && js ? rewrite(bytes.toString('utf8'), url) : undefined;
-      writeFileSync(to, out?.text ?? bytes);
-      return out ?? UNKNOWN;
-    }
-    if (rewrite !== undefined && js) {
-      const bytes = readWhole(from);
-      const leading = rewriteLeading(bytes, url);
-      if (leading !== undefined) {
-        writeFileSync(to, leading);
-        return ESM;
-      }
-      const out = rewrite(bytes.toString('utf8'), url);
-      writeFileSync(to, out.text ?? bytes);
-      return out;
-    }
-    link(from, to);
-  } catch {
-    // The file vanished or cannot be read: its import fails and says so, naming the file.
-  }
-  return UNKNOWN;
-}
-
-function link(from: string, to: string): void {
-  try {
-    linkSync(from, to);
-  } catch {
-    copyFileSync(from, to);
-  }
-}
-
-/** A module's source with its `'plugd'` imports rewritten (`text`, unset when there is nothing to rewrite), and whether it has module syntax. */
-export type Rewriter = (source: string, url: string) => { readonly text?: string; readonly esm: boolean };
-
-type Lexer = typeof import('es-module-lexer');
-let lexer: Lexer | undefined;
-
-/**
- * Rewrites a module that the fast path could not: es-module-lexer, loaded on first need (most
- * compiled plugins open with their `'plugd'` import and never need it).
- */
-export const rewriteModule: Rewriter = (source, url) => {
-  if (lexer === undefined) {
-    const loaded = createRequire(import.meta.url)('es-module-lexer') as Lexer;
-    loaded.initSync();
-    lexer = loaded;
-  }
-  return rewriteImports(source, url, lexer.parse);
-};
-const NAMED = /^import\s*\{([^}]*)\}\s*from\s*(['"])plugd\2$/;
-const NAMESPACE = /^import\s*\*\s*as\s+([A-Za-z_$][\w$]*)\s*from\s*(['"])plugd\2$/;
-const BINDING = /^([A-Za-z_$][\w$]*)(?:\s+as\s+([A-Za-z_$][\w$]*))?$/;
-
-/** `const { a, b: c } = <the API>;` for the import list `a, b as c`; `undefined` for a list it cannot read. */
-function namedBinding(list: string, url: string): string | undefined {
-  const pairs = list.split(',').map((p) => p.trim()).filter((p) => p !== '').map((p) => BINDING.exec(p));
-  if (pairs.some((m) => m === null)) return undefined;
-  return `const { ${pairs.map((m) => (m?.[2] === undefined ? m?.[1] : `${m[1] ?? ''}: ${m[2]}`)).join(', ')} } = ${apiFor(url)};`;
-}
-
-/**
- * `source` with its `import { a, b as c } from 'plugd'` and `import * as p from 'plugd'`
- * declarations turned into `const` bindings of the host's API, declared ahead of everything
- * (imports are hoisted); no `text` when there is nothing to rewrite. Other forms (default
- * imports, re-exports, dynamic `import('plugd')`) are left to Node's resolution.
- */
-function rewriteImports(source: string, url: string, parse: Lexer['parse']): ReturnType<Rewriter> {
-  let imports: readonly { n?: string | undefined; d: number; ss: number; se: number }[];
-  let esm: boolean;
-  try {
-    [imports, , , esm] = parse(source);
-  } catch {
-    return { esm: false }; // a syntax error: let Node report it
-  }
-  if (!source.includes('plugd')) return { esm };
-  const bindings: string[] = [];
-  let out = source;
-  for (const imp of imports) {
-    if (imp.n !== 'plugd' || imp.d !== -1) continue;
-    const statement = source.slice(imp.ss, imp.se);
-    const named = NAMED.exec(statement);
-    const namespace = NAMESPACE.exec(statement);
-    let binding: string | undefined;
-    if (named !== null) {
-      binding = namedBinding(named[1] ?? '', url);
-      if (binding === undefined) continue;
-    } else if (namespace !== null) {
-      binding = `const ${namespace[1] ?? ''} = ${apiFor(url)};`;
-    }
-    if (binding === undefined) continue;
-    bindings.push(binding);
-    // Blank the declaration where it stood, keeping every line break (and so every line number).
-    out = out.slice(0, imp.ss) + statement.replace(/[^\n]/g, ' ') + out.slice(imp.se);
-  }
-  if (bindings.length === 0) return { esm };
-  const at = out.startsWith('#!') ? out.indexOf('\n') + 1 : 0;
-  if (at === 0 && out.startsWith('#!')) return { esm };
-  return { text: out.slice(0, at) + bindings.join(' ') + ' ' + out.slice(at), esm };
 }
 
 const stageRoots = new Map<string, Promise<string>>();
@@ -432,7 +266,8 @@ async function installApi(): Promise<void> {
   if (holder[API_KEY] !== undefined) return;
   const exports = Object.freeze({ ...await import('./index.js') });
   holder[API_KEY] = Object.freeze({
-    for: (url: string): object => Object.create(exports, { register: { value: registerFor(url), enumerable: true } }) as object,
+    // An object literal with a prototype: Object.create with descriptors cost ~8x as much per module.
+    for: (url: string): object => Object.freeze({ __proto__: exports, register: registerFor(url) }),
   });
 }
 

@@ -7,7 +7,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { evaluate } from '../src/evaluate.js';
 import { writeLock } from '../src/integrity.js';
-import { place, rewriteModule, type Placement } from '../src/stage.js';
+import { place, type Placement } from '../src/stage.js';
+import { rewriteModule } from '../src/stage-file.js';
 import { tempPluginDir } from './support/cli.js';
 
 const URL_OF = 'file:///stage/a.js';
