@@ -5,8 +5,23 @@
  * that decides duplicates.
  */
 import { stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { resolve, sep } from 'node:path';
-import fg from 'fast-glob';
+
+/**
+ * fast-glob, from the one-file build that `npm run build` makes of it (dist/vendor: ~12 ms to
+ * load, against ~32 ms for its ~25 modules from node_modules, on every CLI start), else from
+ * node_modules (running from sources).
+ */
+const fg = ((): typeof import('fast-glob') => {
+  const require = createRequire(import.meta.url);
+  try {
+    return require('../vendor/fast-glob.cjs') as typeof import('fast-glob');
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'MODULE_NOT_FOUND') throw error;
+    return require('fast-glob') as typeof import('fast-glob');
+  }
+})();
 
 /** One plugin entry file. */
 export interface Entry {

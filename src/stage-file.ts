@@ -4,7 +4,8 @@
  * filesystems. Synchronous: thousands of async calls would queue ahead of the imports' own reads.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, linkSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, linkSync, openSync, readFileSync, readSync, writeFileSync, writevSync } from 'node:fs';
+import { sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { IntegrityError } from './errors.js';
@@ -53,12 +54,45 @@ const LEADING = /^import[ \t\r\n]*\{([^}]*)\}[ \t\r\n]*from[ \t\r\n]*(['"])plugd
  * statement cannot be in a comment or a string, and makes the file a module, so no lexing is
  * needed. Works on bytes (the statement is ASCII): no decoding and encoding of the file.
  */
-function rewriteLeading(bytes: Buffer, url: string): Buffer | undefined {
+function rewriteLeading(bytes: Buffer, url: string): [Buffer, Buffer] | undefined {
   const match = LEADING.exec(bytes.toString('latin1', 0, Math.min(bytes.length, 512)));
   if (match === null) return undefined;
   const binding = namedBinding(match[1] ?? '', url);
   if (binding === undefined) return undefined;
-  return Buffer.concat([Buffer.from(`${binding} ${match[0].replace(/[^\n]/g, ' ')}`), bytes.subarray(match[0].length)]);
+  return [Buffer.from(`${binding} ${match[0].replace(/[^\n]/g, ' ')}`), bytes.subarray(match[0].length)];
+}
+
+/** Writes `parts` one after the other as the file `path`, in one system call where it can. */
+function writeParts(path: string, parts: readonly Buffer[]): void {
+  const fd = openSync(path, 'w');
+  try {
+    const written = writevSync(fd, parts);
+    const total = parts.reduce((n, p) => n + p.length, 0);
+    if (written < total) writeFileSync(fd, Buffer.concat(parts).subarray(written));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** File names that `pathToFileURL` leaves as they are. */
+const PLAIN_NAME = /^[\w.-]+$/;
+let lastFolder = '';
+let lastFolderUrl = '';
+
+/**
+ * The `file:` URL of `path`, as `pathToFileURL` gives it, built from its folder's (files are
+ * staged folder by folder): a URL object per file cost ~13 ms per 2,000 files in a fresh process.
+ */
+function fileUrl(path: string): string {
+  const slash = path.lastIndexOf('/');
+  const name = path.slice(slash + 1);
+  if (sep !== '/' || slash <= 0 || !PLAIN_NAME.test(name)) return pathToFileURL(path).href;
+  const folder = path.slice(0, slash);
+  if (folder !== lastFolder) {
+    lastFolderUrl = pathToFileURL(folder).href;
+    lastFolder = folder;
+  }
+  return `${lastFolderUrl}/${name}`;
 }
 
 /**
@@ -68,7 +102,7 @@ function rewriteLeading(bytes: Buffer, url: string): Buffer | undefined {
  */
 export function stageFile(from: string, to: string, rewrite: boolean, expect?: { file: string; sha256: string }): Staged {
   const js = from.endsWith('.js') || from.endsWith('.mjs');
-  const url = js && rewrite ? pathToFileURL(to).href : '';
+  const url = js && rewrite ? fileUrl(to) : '';
   try {
     if (expect !== undefined) {
       const bytes = readFileSync(from);
@@ -82,7 +116,7 @@ export function stageFile(from: string, to: string, rewrite: boolean, expect?: {
       const bytes = readWhole(from);
       const leading = rewriteLeading(bytes, url);
       if (leading !== undefined) {
-        writeFileSync(to, leading);
+        writeParts(to, leading);
         return ESM;
       }
       const out = rewriteModule(bytes.toString('utf8'), url);

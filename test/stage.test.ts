@@ -95,6 +95,14 @@ describe('module types in the stage', () => {
     expect(text.split('\n').findIndex((l) => l.startsWith('register('))).toBe(source.split('\n').findIndex((l) => l.startsWith('register(')));
   });
 
+  test('file names a URL must escape still bind register() to their module', async () => {
+    const dir = await tempPluginDir({ 'a b.js': plugin('space'), 'é#1.js': plugin('escaped'), 'folder %/index.js': plugin('folder') });
+    const placement = await staged(dir);
+    const outcomes = await evaluate(placement, placement.entries, { timeout: 5000, onLate: () => undefined });
+    expect(outcomes.flatMap((o) => o.errors)).toEqual([]);
+    expect(outcomes.flatMap((o) => o.registrations.map((r) => r.name)).sort()).toEqual(['io.types.v1.escaped', 'io.types.v1.folder', 'io.types.v1.space']);
+  });
+
   test('a plugin directory\'s own package.json is mirrored, not overridden', async () => {
     const dir = await tempPluginDir({ 'a.js': plugin('a'), 'package.json': '{"name":"mine"}\n' });
     const placement = await staged(dir);
