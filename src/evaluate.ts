@@ -5,13 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { channel, type LoadScope } from './channel.js';
+import { Deadlines, TIMED_OUT } from './deadline.js';
 import {
   DuplicatePluginError, LateRegistrationError, PluginLoadError, renderThrown, safeGet,
   type LoadFailureReason, type PlugdError,
 } from './errors.js';
 import { nameOf, validateRegistration, type ValidRegistration } from './registration.js';
+import { fileUrl } from './file-url.js';
 import type { Entry } from './scan.js';
 import type { Placement } from './stage.js';
 
@@ -39,7 +40,6 @@ export interface EvaluateOptions {
 
 const RESOLVE_CODES = new Set(['ERR_MODULE_NOT_FOUND', 'MODULE_NOT_FOUND', 'ERR_UNSUPPORTED_DIR_IMPORT',
   'ERR_PACKAGE_PATH_NOT_EXPORTED', 'ERR_INVALID_MODULE_SPECIFIER', 'ERR_UNKNOWN_FILE_EXTENSION', 'ERR_PACKAGE_IMPORT_NOT_DEFINED']);
-const TIMED_OUT = Symbol('timed out');
 
 /** Collects the registrations of one module while it evaluates. */
 class ModuleScope implements LoadScope {
@@ -81,13 +81,13 @@ class ModuleScope implements LoadScope {
  */
 export async function evaluate(placement: Placement, entries: readonly Entry[], options: EvaluateOptions): Promise<ModuleOutcome[]> {
   const { entries: byUrl, folders } = channel();
+  const deadlines = new Deadlines(options.timeout);
   return Promise.all(entries.map(async (entry): Promise<ModuleOutcome> => {
     const scope = new ModuleScope(entry.file, options.onLate);
-    const url = pathToFileURL(join(placement.base, entry.file)).href;
+    const url = fileUrl(join(placement.base, entry.file));
     byUrl.set(url, scope);
     const slash = entry.file.indexOf('/');
     if (slash > 0) folders.set(url.slice(0, url.length - entry.file.length + slash + 1), scope);
-    let timer: NodeJS.Timeout | undefined;
     let failure: PluginLoadError | undefined;
     try {
       await placement.ready(entry);
@@ -96,8 +96,7 @@ export async function evaluate(placement: Placement, entries: readonly Entry[], 
       if (refused.length > 0) {
         scope.errors.push(...refused);
       } else {
-        const timeout = new Promise<typeof TIMED_OUT>((resolve) => { timer = setTimeout(resolve, options.timeout, TIMED_OUT); });
-        const result = await Promise.race([import(url) as Promise<unknown>, timeout]);
+        const result = await deadlines.race(import(url) as Promise<unknown>);
         if (result === TIMED_OUT) failure = new PluginLoadError(entry.file, 'timeout', undefined, options.timeout);
       }
     } catch (thrown) {
@@ -107,7 +106,6 @@ export async function evaluate(placement: Placement, entries: readonly Entry[], 
         failure = new PluginLoadError(entry.file, classify(thrown), thrown, undefined, placement.unstage(renderThrown(thrown)));
       }
     } finally {
-      clearTimeout(timer);
       scope.settled = true;
     }
     if (failure !== undefined) scope.errors.push(failure);
