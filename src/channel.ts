@@ -14,9 +14,9 @@ export interface LoadScope {
   /** Receives one raw registration; throws for an invalid one made on time. */
   register(raw: unknown): void;
   /**
-   * Set when the module's `register` was bound to this scope (a rewritten module, see
-   * {@link registerFor}): its calls no longer look the scope up, so the load may drop it from
-   * the channel once the module settled - a late call still reaches it, and is reported late.
+   * Set when the entry module's every `'plugd'` import was bound to this scope (a rewritten
+   * module, see {@link registerFor}): its calls no longer look the scope up, so the load may drop
+   * it from the channel once the module settled - a late call still reaches it, reported late.
    */
   bound?: boolean;
 }
@@ -68,15 +68,17 @@ export function register<Instance, Config = unknown>(registration: Registration<
 /**
  * A `register()` bound to the module at `url`, made while that module evaluates (staged modules
  * get theirs from the rewrite of their `'plugd'` import): attribution without looking at the
- * stack, and without the channel once the module's load has settled.
+ * stack. With `complete` (every `'plugd'` import of the module was rewritten, so none of its calls
+ * can come through the stack), its load may forget the module once settled: a late call still
+ * reaches its scope, and is reported late.
  */
-export function registerFor(url: string): typeof register {
+export function registerFor(url: string, complete = false): typeof register {
   const ch = channel();
   const scope = findScope(ch, [url]);
   if (scope === undefined) {
     return () => { throw new NoLoadInProgressError(`register() was called from ${url}, which plugd is not loading`); };
   }
-  if (ch.entries.get(url) === scope) scope.bound = true;
+  if (complete && ch.entries.get(url) === scope) scope.bound = true;
   return (registration) => { scope.register(registration); };
 }
 

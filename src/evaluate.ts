@@ -76,8 +76,8 @@ class ModuleScope implements LoadScope {
 }
 
 /**
- * Imports every entry in parallel from where `placement` says (each as soon as its files are
- * staged); returns one outcome per entry, in the entries' order.
+ * Imports every entry in parallel from where `placement` says; returns one outcome per entry, in
+ * the entries' order.
  */
 export async function evaluate(placement: Placement, entries: readonly Entry[], options: EvaluateOptions): Promise<ModuleOutcome[]> {
   const { entries: byUrl, folders } = channel();
@@ -90,7 +90,6 @@ export async function evaluate(placement: Placement, entries: readonly Entry[], 
     if (slash > 0) folders.set(url.slice(0, url.length - entry.file.length + slash + 1), scope);
     let failure: PluginLoadError | undefined;
     try {
-      await placement.ready(entry);
       // Refused before import (permissions, paths, the lock): reported, never imported.
       const refused = placement.problems(entry);
       if (refused.length > 0) {

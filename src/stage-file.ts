@@ -13,8 +13,14 @@ import { fileUrl } from './file-url.js';
  * What a rewritten `'plugd'` import of the module at `url` binds: the host's API, with `register`
  * bound to the module. The URL is written in, not read from `import.meta.url`: an `import.meta`
  * object (with its `resolve` closure and paths) would stay on the heap with every module version.
+ * `complete` says that every `'plugd'` import of the module was rewritten: nothing in it can reach
+ * the stack-attributing `register()`, so its load may forget it once settled (see channel.ts).
  */
-const apiFor = (url: string): string => `globalThis[Symbol.for('plugd.api')].for(${JSON.stringify(url)})`;
+const apiFor = (url: string, complete: boolean): string =>
+  `globalThis[Symbol.for('plugd.api')].for(${JSON.stringify(url)}${complete ? ', true' : ''})`;
+
+/** Blanks `text` where it stands, keeping every line break (and so every line number). */
+const blank = (text: string): string => text.replace(/[^\r\n\u2028\u2029]/g, ' ');
 
 /** How a file was staged. */
 export interface Staged {
@@ -30,8 +36,12 @@ const ESM: Staged = { esm: true };
 /** A buffer reused for every file read (staging is synchronous): no allocation per file. */
 let scratch = Buffer.allocUnsafe(1 << 16);
 
+const SCRATCH_KEPT = 1 << 20;
+
 /** The bytes of the file at `path`, in the scratch buffer: valid until the next read. */
 function readWhole(path: string): Buffer {
+  // A large file grew the buffer for itself: the next file gets an ordinary one back.
+  if (scratch.length > SCRATCH_KEPT) scratch = Buffer.allocUnsafe(1 << 16);
   const fd = openSync(path, 'r');
   try {
     for (let n = 0; ;) {
@@ -45,8 +55,13 @@ function readWhole(path: string): Buffer {
   }
 }
 
-/** A compiled plugin's usual first statement, at the very start of the file: `import { register } from 'plugd';`. */
-const LEADING = /^import[ \t\r\n]*\{([^}]*)\}[ \t\r\n]*from[ \t\r\n]*(['"])plugd\2(?:[ \t]*;|(?=[ \t]*\r?\n))/;
+/**
+ * A compiled plugin's usual first statement, at the very start of the file: `import { register }
+ * from 'plugd';` (without a semicolon: ending its line, and not continued by import attributes).
+ */
+const LEADING = /^import[ \t\r\n]*\{([^}]*)\}[ \t\r\n]*from[ \t\r\n]*(['"])plugd\2(?:[ \t]*;|(?=[ \t]*\r?\n)(?![ \t\r\n]*(?:with|assert)\b))/;
+/** Another mention of `'plugd'` as a specifier: the whole module goes to the lexer. */
+const SPECIFIERS = ["'plugd'", '"plugd"', '`plugd`'];
 
 /**
  * The fast path of the rewrite, for a module that opens with a named import of `'plugd'`: that
@@ -56,9 +71,11 @@ const LEADING = /^import[ \t\r\n]*\{([^}]*)\}[ \t\r\n]*from[ \t\r\n]*(['"])plugd
 function rewriteLeading(bytes: Buffer, url: string): [Buffer, Buffer] | undefined {
   const match = LEADING.exec(bytes.toString('latin1', 0, Math.min(bytes.length, 512)));
   if (match === null) return undefined;
-  const binding = namedBinding(match[1] ?? '', url);
+  const end = match[0].length;
+  if (SPECIFIERS.some((s) => bytes.includes(s, end))) return undefined;
+  const binding = namedBinding(match[1] ?? '', apiFor(url, true));
   if (binding === undefined) return undefined;
-  return [Buffer.from(`${binding} ${match[0].replace(/[^\n]/g, ' ')}`), bytes.subarray(match[0].length)];
+  return [Buffer.from(`${binding} ${blank(match[0])}`), bytes.subarray(end)];
 }
 
 /** Writes `parts` one after the other as the file `path`, in one system call where it can. */
@@ -135,14 +152,16 @@ export const rewriteModule: Rewriter = (source, url) => {
   return rewriteImports(source, url, lexer.parse);
 };
 const NAMED = /^import\s*\{([^}]*)\}\s*from\s*(['"])plugd\2$/;
+/** What follows a declaration that has import attributes. */
+const ATTRIBUTES = /^\s*(?:with|assert)\s*\{/;
 const NAMESPACE = /^import\s*\*\s*as\s+([A-Za-z_$][\w$]*)\s*from\s*(['"])plugd\2$/;
 const BINDING = /^([A-Za-z_$][\w$]*)(?:\s+as\s+([A-Za-z_$][\w$]*))?$/;
 
-/** `const { a, b: c } = <the API>;` for the import list `a, b as c`; `undefined` for a list it cannot read. */
-function namedBinding(list: string, url: string): string | undefined {
+/** `const { a, b: c } = <api>;` for the import list `a, b as c`; `undefined` for a list it cannot read. */
+function namedBinding(list: string, api: string): string | undefined {
   const pairs = list.split(',').map((p) => p.trim()).filter((p) => p !== '').map((p) => BINDING.exec(p));
   if (pairs.some((m) => m === null)) return undefined;
-  return `const { ${pairs.map((m) => (m?.[2] === undefined ? m?.[1] : `${m[1] ?? ''}: ${m[2]}`)).join(', ')} } = ${apiFor(url)};`;
+  return `const { ${pairs.map((m) => (m?.[2] === undefined ? m?.[1] : `${m[1] ?? ''}: ${m[2]}`)).join(', ')} } = ${api};`;
 }
 
 /**
@@ -152,7 +171,7 @@ function namedBinding(list: string, url: string): string | undefined {
  * imports, re-exports, dynamic `import('plugd')`) are left to Node's resolution.
  */
 function rewriteImports(source: string, url: string, parse: Lexer['parse']): ReturnType<Rewriter> {
-  let imports: readonly { n?: string | undefined; d: number; ss: number; se: number }[];
+  let imports: readonly { n?: string | undefined; d: number; ss: number; se: number; a: number }[];
   let esm: boolean;
   try {
     [imports, , , esm] = parse(source);
@@ -160,28 +179,30 @@ function rewriteImports(source: string, url: string, parse: Lexer['parse']): Ret
     return { esm: false }; // a syntax error: let Node report it
   }
   if (!source.includes('plugd')) return { esm };
-  const bindings: string[] = [];
-  let out = source;
+  // Which declarations become bindings (the API expression comes once all are known).
+  const found: { ss: number; se: number; bind: (api: string) => string | undefined }[] = [];
+  let others = 0;
   for (const imp of imports) {
-    if (imp.n !== 'plugd' || imp.d !== -1) continue;
-    const statement = source.slice(imp.ss, imp.se);
+    // A dynamic import of a computed specifier (n unset) might be 'plugd' too.
+    if (imp.n !== 'plugd' && !(imp.n === undefined && imp.d > -1)) continue;
+    // With import attributes (`with { ... }`) the declaration is left as it is. (The lexer misses
+    // them on the next line of a declaration without a semicolon.)
+    const attributes = imp.a > -1 || ATTRIBUTES.test(source.slice(imp.se, imp.se + 64));
+    const statement = imp.d === -1 && !attributes ? source.slice(imp.ss, imp.se) : '';
     const named = NAMED.exec(statement);
     const namespace = NAMESPACE.exec(statement);
-    let binding: string | undefined;
-    if (named !== null) {
-      binding = namedBinding(named[1] ?? '', url);
-      if (binding === undefined) continue;
-    } else if (namespace !== null) {
-      binding = `const ${namespace[1] ?? ''} = ${apiFor(url)};`;
-    }
-    if (binding === undefined) continue;
-    bindings.push(binding);
-    // Blank the declaration where it stood, keeping every line break (and so every line number).
-    out = out.slice(0, imp.ss) + statement.replace(/[^\n]/g, ' ') + out.slice(imp.se);
+    const list = named?.[1];
+    const name = namespace?.[1];
+    if (list !== undefined && namedBinding(list, '') !== undefined) found.push({ ss: imp.ss, se: imp.se, bind: (api) => namedBinding(list, api) });
+    else if (name !== undefined) found.push({ ss: imp.ss, se: imp.se, bind: (api) => `const ${name} = ${api};` });
+    else others++;
   }
-  if (bindings.length === 0) return { esm };
-  const at = out.startsWith('#!') ? out.indexOf('\n') + 1 : 0;
-  if (at === 0 && out.startsWith('#!')) return { esm };
-  return { text: out.slice(0, at) + bindings.join(' ') + ' ' + out.slice(at), esm };
+  if (found.length === 0) return { esm };
+  const at = source.startsWith('#!') ? source.indexOf('\n') + 1 : 0;
+  if (at === 0 && source.startsWith('#!')) return { esm };
+  const api = apiFor(url, others === 0);
+  let out = source;
+  for (const f of found) out = out.slice(0, f.ss) + blank(source.slice(f.ss, f.se)) + out.slice(f.se);
+  return { text: out.slice(0, at) + found.map((f) => f.bind(api)).join(' ') + ' ' + out.slice(at), esm };
 }
 

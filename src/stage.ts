@@ -9,8 +9,9 @@
  * a folder plugin's siblings included. In the stage, a module's `import { ... } from 'plugd'`
  * declarations are rewritten into a binding of the host's API object (as Vite's SSR transform
  * rewrites imports): resolving a bare specifier from each of 2,000 files and linking to it cost
- * +20-30% of the bare import time, the import edge alone +8%. Line numbers are kept. Modules
- * without such an import are hard links (copies across filesystems).
+ * +20-30% of the bare import time, the import edge alone +8%. Line numbers are kept. In such a
+ * stage (in RAM) every `.js`/`.mjs` file is read and written; other files, and every file of a
+ * stage inside a project (on its disk), are hard links (copies across filesystems).
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,11 +35,9 @@ export interface Placement {
   readonly entries: readonly Entry[];
   /** The directory the entries are imported from: the plugin directory itself, or its stage. */
   readonly base: string;
-  /** Resolves once the files of `entry`'s plugin (its folder, for a folder plugin) are staged. */
-  ready(entry: Entry): Promise<void>;
   /** Rewrites stage paths and URLs in `text` back to the plugin directory's. */
   unstage(text: string): string;
-  /** Why `entry` must not be imported (refused by the admission checks, or its bytes differ from the lock); after `ready`. */
+  /** Why `entry` must not be imported (refused by the admission checks, or its bytes differ from the lock). */
   problems(entry: Entry): PlugdError[];
   /** The admission checks' outcome, when any ran. */
   readonly admission: Admission | undefined;
@@ -47,7 +46,6 @@ export interface Placement {
 /** The global under which the host's API waits for rewritten plugin modules. */
 export const API_KEY = Symbol.for('plugd.api');
 const placedBefore = new Set<string>();
-const done = Promise.resolve();
 
 /**
  * Decides where the modules of `dir` (absolute) are imported from, runs the admission checks
@@ -60,7 +58,7 @@ export async function place(dir: string, policy: AdmitOptions = {}): Promise<Pla
   const checks = policy.permissions === true || policy.locked === true;
   if (!again && policy.locked !== true && resolvesPlugd(dir)) {
     const admission = checks ? await admit(dir, await listTree(dir), policy) : undefined;
-    return { dir, entries: await scan(dir), base: dir, ready: () => done, unstage: (text) => text, admission, problems: (e) => refusal(admission, e.file) };
+    return { dir, entries: await scan(dir), base: dir, unstage: (text) => text, admission, problems: (e) => refusal(admission, e.file) };
   }
   const files = await listTree(dir);
   return stageFiles(dir, files, checks ? await admit(dir, files, policy) : undefined);
@@ -81,7 +79,7 @@ export async function stageUnits(dir: string, units: readonly string[], policy: 
   return stageFiles(dir, files, checks ? await admit(dir, files, policy, units) : undefined);
 }
 
-/** A new load directory in the process stage holding `files` of `dir` (but refused units), staged as they are needed. */
+/** A new load directory in the process stage holding `files` of `dir` (but refused units). */
 async function stageFiles(dir: string, files: readonly string[], admission: Admission | undefined): Promise<Placement> {
   const project = nearestNodeModules(dir);
   // In a project, its own dependencies must stay resolvable: stage under its node_modules, as
@@ -91,13 +89,12 @@ async function stageFiles(dir: string, files: readonly string[], admission: Admi
   const base = join(stage, String(++loads));
   const admitted = files.filter((f) => refusal(admission, f).length === 0);
   const bad = new Map<string, PlugdError[]>();
-  const units = mirror(dir, base, admitted, rewrite, admission?.lock?.files, bad);
+  mirror(dir, base, admitted, rewrite, admission?.lock?.files, bad);
   const pairs = [[pathToFileURL(base).href, pathToFileURL(dir).href], [base, dir]] as const;
   return {
     dir,
     entries: entriesOf(dir, files),
     base,
-    ready: (entry) => units.get(unitOf(entry.file)) ?? done,
     unstage: (text) => pairs.reduce((t, [from, to]) => t.replaceAll(from, to), text),
     admission,
     problems: (entry) => [...refusal(admission, entry.file), ...(bad.get(unitOf(entry.file)) ?? [])],
@@ -114,23 +111,20 @@ function resolvesPlugd(dir: string): boolean {
   }
 }
 
-/** Files staged per slice of the main thread, between which imports of staged units go on. */
-const SLICE = 64;
-
 /**
- * Starts staging `files` of `dir` into `base`, unit by unit in sorted order; returns, per unit, when
- * all of its files are there. Synchronous fs in slices: the async API costs 3-4 thread-pool round
- * trips per file, and thousands of them queue ahead of the imports' own reads.
+ * Stages `files` of `dir` into `base`, all of them before any import: an entry may import another
+ * plugin's files, and the stage's package.json (below) must be there before Node first reads it.
+ * Synchronous fs: the async API costs 3-4 thread-pool round trips per file.
  *
  * A rewriting stage also declares the module type its lexer saw, so Node skips detecting it
- * (compiling each `.js` file once more as CommonJS first: ~20% of a bare import of 2,000 files).
- * The top-level files are staged first, all of them, since one `package.json` covers them all and
- * Node reads it on the first import. A folder whose `.js` files are not all plainly ESM gets a
- * `package.json` without a type (Node's detection, as in place). Where the lexer sees no module
- * syntax (a CommonJS helper, a file whose only module syntax is a top-level await) detection stays.
+ * (compiling each `.js` file once more as CommonJS first: ~20% of a bare import of 2,000 files):
+ * `{"type":"module"}` when every top-level `.js` file has module syntax. A folder whose `.js`
+ * files are not all plainly ESM gets a `package.json` without a type (Node's detection, as in
+ * place). Where the lexer sees no module syntax (a CommonJS helper, a file whose only module
+ * syntax is a top-level await) detection stays. A plugin directory's own package.json is kept.
  */
 function mirror(dir: string, base: string, files: readonly string[], rewrite: boolean,
-  lock: Readonly<Record<string, string>> | undefined, bad: Map<string, PlugdError[]>): Map<string, Promise<void>> {
+  lock: Readonly<Record<string, string>> | undefined, bad: Map<string, PlugdError[]>): void {
   const byUnit = new Map<string, string[]>();
   for (const file of [...files].sort()) {
     const unit = unitOf(file);
@@ -156,26 +150,16 @@ function mirror(dir: string, base: string, files: readonly string[], rewrite: bo
     }
     return esm;
   };
-  const units = new Map<string, Promise<void>>();
-  const folders: [string, string[], () => void][] = [];
   let typed = rewrite && !byUnit.has('package.json');
+  const mixed: string[] = [];
   for (const [unit, list] of byUnit) {
-    if (list.length === 1 && list[0] === unit) typed = stage(list) && typed;
-    else units.set(unit, new Promise<void>((resolve) => { folders.push([unit, list, resolve]); }));
+    const esm = stage(list);
+    if (list.length === 1 && list[0] === unit) typed &&= esm;
+    else if (!esm && !list.includes(`${unit}/package.json`)) mixed.push(unit);
   }
-  if (typed) writeFileSync(join(base, 'package.json'), '{"type":"module"}\n');
-  let next = 0;
-  const slice = (): void => {
-    for (const end = Math.min(next + SLICE, folders.length); next < end; next++) {
-      const [unit, list, resolve] = folders[next] ?? ['', [], () => undefined];
-      // A folder of its own package.json keeps it; one with CommonJS in it gets Node's detection.
-      if (!stage(list) && typed && !list.includes(`${unit}/package.json`)) writeFileSync(join(base, unit, 'package.json'), '{}\n');
-      resolve();
-    }
-    if (next < folders.length) setImmediate(slice);
-  };
-  slice();
-  return units;
+  if (!typed) return;
+  writeFileSync(join(base, 'package.json'), '{"type":"module"}\n');
+  for (const unit of mixed) writeFileSync(join(base, unit, 'package.json'), '{}\n');
 }
 
 const stageRoots = new Map<string, Promise<string>>();
@@ -210,8 +194,10 @@ function removeAtExit(dir: string): void {
   process.once('exit', () => {
     if (process.platform !== 'win32') {
       try {
-        spawn('rm', ['-rf', dir], { detached: true, stdio: 'ignore' }).unref();
-        return;
+        const rm = spawn('rm', ['-rf', dir], { detached: true, stdio: 'ignore' });
+        rm.unref();
+        // No pid: it never started (its 'error' event would come too late, after the exit).
+        if (rm.pid !== undefined) return;
       } catch {
         // no process to spare: remove it here
       }
@@ -258,7 +244,7 @@ function ramDir(): string {
 }
 
 /**
- * Publishes this host's API for rewritten modules: `for(url)` gives the exports of `'plugd'` with
+ * Publishes this host's API for rewritten modules: `for(url, complete)` gives the exports of `'plugd'` with
  * `register` bound to that module. The first host to load wins (any copy routes alike).
  */
 async function installApi(): Promise<void> {
@@ -267,7 +253,7 @@ async function installApi(): Promise<void> {
   const exports = Object.freeze({ ...await import('./index.js') });
   holder[API_KEY] = Object.freeze({
     // An object literal with a prototype: Object.create with descriptors cost ~8x as much per module.
-    for: (url: string): object => Object.freeze({ __proto__: exports, register: registerFor(url) }),
+    for: (url: string, complete?: boolean): object => Object.freeze({ __proto__: exports, register: registerFor(url, complete === true) }),
   });
 }
 

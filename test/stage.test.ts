@@ -5,6 +5,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
+import { channel } from '../src/channel.js';
+import type { LateRegistrationError } from '../src/errors.js';
 import { evaluate } from '../src/evaluate.js';
 import { writeLock } from '../src/integrity.js';
 import { place, type Placement } from '../src/stage.js';
@@ -12,7 +14,10 @@ import { rewriteModule } from '../src/stage-file.js';
 import { tempPluginDir } from './support/cli.js';
 
 const URL_OF = 'file:///stage/a.js';
-const BOUND = `globalThis[Symbol.for('plugd.api')].for("${URL_OF}")`;
+const BOUND = `globalThis[Symbol.for('plugd.api')].for("${URL_OF}", true)`;
+
+// A directory is staged when it was loaded before (under Jest, 'plugd' resolves from anywhere).
+const staged = async (dir: string): Promise<Placement> => { await place(dir); return place(dir); };
 
 describe('the import rewrite', () => {
   test.each([
@@ -48,8 +53,6 @@ describe('the import rewrite', () => {
 describe('module types in the stage', () => {
   const plugin = (id: string): string => `import { register } from 'plugd';\nregister({ type: 'io.types.v1', id: '${id}', init: () => ({}) });\n`;
   const typeOf = async (file: string): Promise<string> => readFile(file, 'utf8').catch(() => 'none');
-  // A directory is staged when it was loaded before (under Jest, 'plugd' resolves from anywhere).
-  const staged = async (dir: string): Promise<Placement> => { await place(dir); return place(dir); };
 
   test('declares ESM where the lexer saw it, and leaves CommonJS to Node\'s detection', async () => {
     const dir = await tempPluginDir({
@@ -90,7 +93,7 @@ describe('module types in the stage', () => {
     expect(outcome?.registrations.map((r) => r.name)).toEqual(['io.lines.v1.a']);
     const text = await readFile(`${placement.base}/a.js`, 'utf8');
     expect(text.split('\n')).toHaveLength(source.split('\n').length);
-    expect(text).toContain(`const { register, z: zod } = globalThis[Symbol.for('plugd.api')].for(${JSON.stringify(pathToFileURL(`${placement.base}/a.js`).href)});`);
+    expect(text).toContain(`const { register, z: zod } = globalThis[Symbol.for('plugd.api')].for(${JSON.stringify(pathToFileURL(`${placement.base}/a.js`).href)}, true);`);
     expect(text).not.toContain('from \'plugd\'');
     expect(text.split('\n').findIndex((l) => l.startsWith('register('))).toBe(source.split('\n').findIndex((l) => l.startsWith('register(')));
   });
@@ -108,6 +111,51 @@ describe('module types in the stage', () => {
     const placement = await staged(dir);
     await evaluate(placement, placement.entries, { timeout: 5000, onLate: () => undefined });
     expect(await typeOf(`${placement.base}/package.json`)).toBe('{"name":"mine"}\n');
+  });
+});
+
+describe('rewritten modules and the channel', () => {
+  const reg = (id: string, via = 'register'): string => `${via}({ type: 'io.bound.v1', id: '${id}', init: () => ({}) });`;
+
+  test('a late registration is still reported late; a fully rewritten module leaves no channel entry behind', async () => {
+    const dir = await tempPluginDir({
+      'a.js': `import { register } from 'plugd';\n${reg('a')}\nsetTimeout(() => { ${reg('a-late')} }, 0);\n`,
+      // Two imports of 'plugd': the fast path leaves it to the lexer, which rewrites both.
+      'b.js': `import { register } from 'plugd';\nimport * as again from 'plugd';\n${reg('b')}\nsetTimeout(() => { ${reg('b-late', 'again.register')} }, 0);\n`,
+    });
+    const placement = await staged(dir);
+    const before = channel().entries.size;
+    const late: LateRegistrationError[] = [];
+    const outcomes = await evaluate(placement, placement.entries, { timeout: 5000, onLate: (e) => late.push(e) });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(outcomes.flatMap((o) => o.errors)).toEqual([]);
+    expect(outcomes.flatMap((o) => o.registrations.map((r) => r.name))).toEqual(['io.bound.v1.a', 'io.bound.v1.b']);
+    expect(late.map((e) => `${e.file} ${e.plugin}`).sort()).toEqual(['a.js io.bound.v1.a-late', 'b.js io.bound.v1.b-late']);
+    expect(channel().entries.size).toBe(before);
+    const text = await readFile(`${placement.base}/b.js`, 'utf8');
+    expect(text.split('\n')).toHaveLength(5);
+    expect(text).not.toContain("from 'plugd'");
+  });
+
+  test('a module that also reaches plugd another way keeps its channel entry (its calls are found by their stack)', async () => {
+    const dir = await tempPluginDir({ 'c.js': `import { register } from 'plugd';\n${reg('c')}\nexport const later = () => import('plugd');\n` });
+    const placement = await staged(dir);
+    const before = channel().entries.size;
+    const [outcome] = await evaluate(placement, placement.entries, { timeout: 5000, onLate: () => undefined });
+    expect(outcome?.errors).toEqual([]);
+    expect(channel().entries.size).toBe(before + 1);
+  });
+
+  test.each([
+    ['a lone carriage return in the import', "import {\rregister\r} from 'plugd';\rregister({ type: 'io.cr.v1', id: 'a', init: () => ({}) });\r"],
+    ['import attributes after an import without a semicolon', "import { register } from 'plugd'\nwith { type: 'js' };\n"],
+  ])('the fast path leaves %s to the lexer or to Node, with every line kept', async (_, source) => {
+    const dir = await tempPluginDir({ 'a.js': source });
+    const placement = await staged(dir);
+    const text = await readFile(`${placement.base}/a.js`, 'utf8');
+    expect(text.split(/\r\n?|\n/)).toHaveLength(source.split(/\r\n?|\n/).length);
+    // Import attributes: the declaration stays whole (Node resolves it); no 'with' statement is made.
+    if (source.includes('with {')) expect(text).toBe(source);
   });
 });
 
