@@ -8,7 +8,9 @@
  * chokidar watches each plugin entry and each folder plugin, not the plugin directory itself:
  * a watched directory is re-read, with an `lstat` of every entry, on every event inside it, which
  * at 2,000 plugins cost ~60 ms of each reload (p50 save-to-live 103 ms; 40 ms without). New names
- * in the directory come from one plain `fs.watch` of it, and are then handed to chokidar.
+ * in the directory come from one plain `fs.watch` of it, and are then handed to chokidar. (On
+ * Linux that watch also reports writes to the top-level files: both sources only start polling,
+ * so a change reported twice is still one reload.)
  */
 import { existsSync, readdirSync, statSync, watch as watchDir, type FSWatcher as DirWatcher } from 'node:fs';
 import { join, relative, sep } from 'node:path';
@@ -65,7 +67,11 @@ export class UnitWatcher {
     }));
     watcher.on('all', (event, path) => {
       const rel = relative(this.#dir, path);
-      if ((event === 'unlink' || event === 'unlinkDir') && !rel.includes(sep)) this.#watched.delete(rel);
+      if ((event === 'unlink' || event === 'unlinkDir') && !rel.includes(sep)) {
+        // chokidar reports an unlink ~100 ms late (its atomic-save window): the name may be back.
+        if (existsSync(path)) watcher.add(path);
+        else this.#watched.delete(rel);
+      }
       const unit = this.unitOf(path);
       if (unit !== undefined) this.settle(unit, performance.now());
     });
@@ -77,7 +83,14 @@ export class UnitWatcher {
   #named(name: string | Buffer | null): void {
     if (this.#closed) return;
     if (name === null) {
-      for (const each of readdirSync(this.#dir)) this.#named(each);
+      // The platform did not say which: look for new names (chokidar sees changes to known ones).
+      let names: string[] = [];
+      try {
+        names = readdirSync(this.#dir);
+      } catch {
+        return; // the directory itself is gone
+      }
+      for (const each of names) if (!this.#watched.has(each)) this.#named(each);
       return;
     }
     const text = name.toString();
@@ -119,14 +132,14 @@ export class UnitWatcher {
    * Polls `unit` until it has been quiet for the stability window, then reports it. While only
    * lingering (after a reload, no change seen yet) it polls less often; an event wakes it.
    */
-  settle(unit: string, firstEventAt: number, from = this.snapshot(unit), linger = 0): void {
+  settle(unit: string, firstEventAt: number, from?: string, linger = 0): void {
     if (this.#closed) return;
     const polling = this.#polling.get(unit);
     if (polling !== undefined) {
       polling.wake(firstEventAt);
       return;
     }
-    let last = from;
+    let last = from ?? this.snapshot(unit);
     let quietSince = performance.now();
     let changedSince = linger === 0;
     let since = firstEventAt;
@@ -148,6 +161,8 @@ export class UnitWatcher {
         last = current;
         quietSince = now;
         changedSince = true;
+      } else if (!changedSince) {
+        woken = false; // the event that woke it changed nothing (a late one, for the last reload)
       }
       const window = changedSince ? this.#timing.quietMs : linger;
       if (now - quietSince >= window) {

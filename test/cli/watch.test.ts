@@ -433,6 +433,48 @@ describe('plugd serve --watch', () => {
     expect(events(p)).toEqual(['init:a@1', 'close:a@1', 'init:a@2', 'close:a@2', 'init:a@3']);
   });
 
+  test('a folder plugin deleted and created again is watched inside again', async () => {
+    const p = await project();
+    put(p, 'f/lib.js', "export const LIB = 'lib-1';\n");
+    put(p, 'f/index.js', source(p, { type: A, id: 'f', top: "import { LIB } from './lib.js';", init: "log('lib:' + LIB);" }));
+    const d = await watching(p);
+    rmSync(join(p.plugins, 'f'), { recursive: true });
+    await waitReload(d, { file: 'f/index.js', result: 'removed' });
+    put(p, 'f/lib.js', "export const LIB = 'lib-2';\n");
+    put(p, 'f/index.js', source(p, { type: A, id: 'f', top: "import { LIB } from './lib.js';", init: "log('lib:' + LIB);" }));
+    await waitReload(d, { file: 'f/index.js', result: 'live', generation: 1 });
+    put(p, 'f/lib.js', "export const LIB = 'lib-3';\n");
+    await waitReload(d, { file: 'f/index.js', result: 'live', generation: 2 });
+    expect(events(p).filter((e) => e.startsWith('lib:'))).toEqual(['lib:lib-1', 'lib:lib-2', 'lib:lib-3']);
+  });
+
+  test('a file deleted and back within chokidar\'s unlink delay is still watched: its next edit reloads', async () => {
+    const p = await project();
+    put(p, 'a.js', source(p, { type: A, id: 'a', version: 1 }));
+    const d = await watching(p);
+    unlinkSync(join(p.plugins, 'a.js'));
+    pauseSync(10);
+    put(p, 'a.js', source(p, { type: A, id: 'a', version: 2 }));
+    await lsUntil(p, (x) => events(p).includes('init:a@2') && pluginOf(x, `${A}.a`)?.status === 'ok', 'a@2 live');
+    await new Promise((r) => setTimeout(r, 400)); // past chokidar's unlink delay and the linger
+    put(p, 'a.js', source(p, { type: A, id: 'a', version: 3 }));
+    await lsUntil(p, () => events(p).includes('init:a@3'), 'a@3 live');
+    expect(d.lines.filter(msg('reload', { file: 'a.js', result: 'failed' }))).toEqual([]);
+  });
+
+  test('an edit that changes what a plugin requires reorders the graph: a new cycle is reported', async () => {
+    const p = await project();
+    put(p, 'a.js', source(p, { type: A, id: 'a', version: 1 }));
+    put(p, 'b.js', source(p, { type: B, id: 'b', requires: [A] }));
+    const d = await watching(p);
+    put(p, 'a.js', source(p, { type: A, id: 'a', version: 2, requires: [B] }));
+    await waitReload(d, { file: 'a.js', generation: 2 });
+    const doc = await lsUntil(p, (x) => pluginOf(x, `${A}.a`)?.status === 'skipped', 'a skipped');
+    expect(pluginOf(doc, `${A}.a`)?.error?.code).toBe('E_DEPENDENCY');
+    expect(pluginOf(doc, `${A}.a`)?.error?.message).toContain('cycle');
+    expect(pluginOf(doc, `${B}.b`)).toMatchObject({ status: 'skipped', error: { code: 'E_DEPENDENCY' } });
+  });
+
   test('SIGTERM during a reload: exit 0, everything closed, the socket removed', async () => {
     const p = await project();
     const slow = (v: number): string => source(p, { type: A, id: 'a', version: v, init: `log('init-start:a@' + VERSION); await new Promise((r) => setTimeout(r, ${v === 1 ? 0 : 500}));` });
