@@ -2,23 +2,24 @@
  * `file:` URLs of many files in few folders, as `pathToFileURL` gives them, without a URL object
  * per file (~13 ms per 2,000 files in a fresh process): the folder's URL, then the plain name.
  */
-import { sep } from 'node:path';
+import { posix, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-/** File names that `pathToFileURL` leaves as they are. */
+/** File names that `pathToFileURL` leaves as they are (but `.` and `..`, which it resolves). */
 const PLAIN_NAME = /^[\w.-]+$/;
 let lastFolder = '';
-let lastFolderUrl = '';
+let lastFolderUrl: string | undefined;
 
 /** The `file:` URL of the absolute path `path`, exactly as `pathToFileURL(path).href`. */
 export function fileUrl(path: string): string {
   const slash = path.lastIndexOf('/');
   const name = path.slice(slash + 1);
-  if (sep !== '/' || slash <= 0 || !PLAIN_NAME.test(name)) return pathToFileURL(path).href;
+  if (sep !== '/' || slash <= 0 || !PLAIN_NAME.test(name) || name === '.' || name === '..') return pathToFileURL(path).href;
   const folder = path.slice(0, slash);
   if (folder !== lastFolder) {
-    lastFolderUrl = pathToFileURL(folder).href;
+    // A folder that is not normalized (`//`, `/./`, `/../`) gets no shortcut: pathToFileURL resolves it.
+    lastFolderUrl = posix.normalize(folder) === folder && !folder.endsWith('/') ? pathToFileURL(folder).href : undefined;
     lastFolder = folder;
   }
-  return `${lastFolderUrl}/${name}`;
+  return lastFolderUrl === undefined ? pathToFileURL(path).href : `${lastFolderUrl}/${name}`;
 }

@@ -32,13 +32,25 @@ describe('Deadlines', () => {
     expect(await Promise.all([first, second])).toEqual([TIMED_OUT, 'in time']);
   });
 
-  test('no timer is left once nothing is pending', async () => {
+  test('one timer for the batch, and none left once nothing is pending', async () => {
     const before = timers();
     const d = new Deadlines(60_000);
-    const pending = d.race(after(5, 'x'));
-    expect(timers()).toBeGreaterThan(before);
-    await pending;
+    let release = (): void => undefined;
+    const work = new Promise<string>((resolve) => { release = () => { resolve('x'); }; });
+    const races = [d.race(work), d.race(work), d.race(work)];
+    expect(timers()).toBe(before + 1);
+    release();
+    expect(await Promise.all(races)).toEqual(['x', 'x', 'x']);
     expect(timers()).toBe(before);
+  });
+
+  test('when the earliest race settles, the timer re-arms for the next one, which still times out', async () => {
+    const d = new Deadlines(40);
+    const early = d.race(after(5, 'early'));
+    await after(20, undefined);
+    const late = d.race(never);
+    expect(await early).toBe('early');
+    expect(await late).toBe(TIMED_OUT);
   });
 
   test('an allowance of Infinity or NaN is clamped as Node timers allow', async () => {

@@ -13,6 +13,12 @@ test.each([
   '/tmp/x/a#b?.js',
   '/a.js',
   '/tmp/folder %/index.mjs',
+  '/a/b/..',
+  '/a/b/.',
+  '/a//x.js',
+  '/a/./b/x.js',
+  '/a/b/../x.js',
+  '/a/b/',
 ])('%s', (path) => {
   expect(fileUrl(path)).toBe(pathToFileURL(path).href);
 });
