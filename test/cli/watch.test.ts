@@ -103,6 +103,12 @@ function put(p: Project, file: string, text: string): void {
   writeFileSync(join(p.plugins, file), text);
 }
 
+/** A folder plugin `folder` (plugin id `id`) whose init logs `lib:<LIB>`, LIB from its sibling module lib.js. */
+function putFolder(p: Project, folder: string, id: string, lib: string): void {
+  put(p, `${folder}/lib.js`, `export const LIB = '${lib}';\n`);
+  put(p, `${folder}/index.js`, source(p, { type: A, id, top: "import { LIB } from './lib.js';", init: "log('lib:' + LIB);" }));
+}
+
 const events = (p: Project): string[] => readFileSync(p.events, 'utf8').split('\n').filter((l) => l !== '');
 const sha256 = (text: string | Buffer): string => createHash('sha256').update(text).digest('hex');
 
@@ -394,8 +400,7 @@ describe('plugd serve --watch', () => {
 
   test("a folder plugin: editing a sibling module (not index.js) reloads it with the sibling's new code", async () => {
     const p = await project();
-    put(p, 'folder/lib.js', "export const LIB = 'lib-1';\n");
-    put(p, 'folder/index.js', source(p, { type: A, id: 'f', top: "import { LIB } from './lib.js';", init: "log('lib:' + LIB);" }));
+    putFolder(p, 'folder', 'f', 'lib-1');
     const d = await watching(p);
     expect(events(p)).toEqual(['lib:lib-1', 'init:f@1']);
 
@@ -410,8 +415,7 @@ describe('plugd serve --watch', () => {
   test('a folder plugin created after start is watched inside: editing its sibling module reloads it', async () => {
     const p = await project();
     const d = await watching(p);
-    put(p, 'later/lib.js', "export const LIB = 'lib-1';\n");
-    put(p, 'later/index.js', source(p, { type: A, id: 'later', top: "import { LIB } from './lib.js';", init: "log('lib:' + LIB);" }));
+    putFolder(p, 'later', 'later', 'lib-1');
     expect(await waitReload(d, { file: 'later/index.js' })).toMatchObject({ result: 'live', generation: 1 });
 
     put(p, 'later/lib.js', "export const LIB = 'lib-2';\n");
@@ -435,13 +439,11 @@ describe('plugd serve --watch', () => {
 
   test('a folder plugin deleted and created again is watched inside again', async () => {
     const p = await project();
-    put(p, 'f/lib.js', "export const LIB = 'lib-1';\n");
-    put(p, 'f/index.js', source(p, { type: A, id: 'f', top: "import { LIB } from './lib.js';", init: "log('lib:' + LIB);" }));
+    putFolder(p, 'f', 'f', 'lib-1');
     const d = await watching(p);
     rmSync(join(p.plugins, 'f'), { recursive: true });
     await waitReload(d, { file: 'f/index.js', result: 'removed' });
-    put(p, 'f/lib.js', "export const LIB = 'lib-2';\n");
-    put(p, 'f/index.js', source(p, { type: A, id: 'f', top: "import { LIB } from './lib.js';", init: "log('lib:' + LIB);" }));
+    putFolder(p, 'f', 'f', 'lib-2');
     await waitReload(d, { file: 'f/index.js', result: 'live', generation: 1 });
     put(p, 'f/lib.js', "export const LIB = 'lib-3';\n");
     await waitReload(d, { file: 'f/index.js', result: 'live', generation: 2 });
