@@ -95,7 +95,7 @@ export async function evaluate(placement: Placement, entries: readonly Entry[], 
       if (refused.length > 0) {
         scope.errors.push(...refused);
       } else {
-        const result = await deadlines.race(import(url) as Promise<unknown>);
+        const result = await deadlines.race(import(placement.importUrl(entry)) as Promise<unknown>);
         if (result === TIMED_OUT) failure = new PluginLoadError(entry.file, 'timeout', undefined, options.timeout);
       }
     } catch (thrown) {

@@ -79,7 +79,7 @@ function rewriteLeading(bytes: Buffer, url: string): [Buffer, Buffer] | undefine
 }
 
 /** Writes `parts` one after the other as the file `path`, in one system call where it can. */
-function writeParts(path: string, parts: readonly Buffer[]): void {
+export function writeParts(path: string, parts: readonly Buffer[]): void {
   const fd = openSync(path, 'w');
   try {
     const written = writevSync(fd, parts);
@@ -88,6 +88,38 @@ function writeParts(path: string, parts: readonly Buffer[]): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Modules larger than this are never inlined: Node keeps a module's URL for good. */
+const INLINE_MAX = 256 * 1024;
+/** Any module dependency but the leading `'plugd'` import: a static or dynamic import, `import.meta`, a re-export. */
+const DEPENDS = /\bimport\b|\bfrom\s*['"`]/;
+
+/**
+ * The rewritten bytes of the module `from` (to be staged at `url`), when it may be imported
+ * inline instead: it opens with its `'plugd'` import (the fast path) and has no other dependency -
+ * no import, no `import.meta`, no re-export - so nothing in it is relative to its file. Copies,
+ * not views of the scratch buffer.
+ */
+export function inlineCandidate(from: string, url: string): Buffer[] | undefined {
+  try {
+    const bytes = readWhole(from);
+    if (bytes.length > INLINE_MAX) return undefined;
+    const parts = rewriteLeading(bytes, url);
+    if (parts === undefined || DEPENDS.test(parts[1].toString('latin1'))) return undefined;
+    return [parts[0], Buffer.from(parts[1])];
+  } catch {
+    return undefined; // unreadable: staged as a file, whose import then says why
+  }
+}
+
+/**
+ * A `data:` URL of `parts`, imported without touching the disk: no file to write, and for Node
+ * none to read, no realpath, no package scope to look up (~0.5x the time of importing files).
+ * `sourceURL` names the plugin's own file in stack traces.
+ */
+export function inlineUrl(parts: readonly Buffer[], sourceUrl: string): string {
+  return `data:text/javascript;base64,${Buffer.concat([...parts, Buffer.from(`\n//# sourceURL=${sourceUrl}\n`)]).toString('base64')}`;
 }
 
 /**

@@ -14,7 +14,7 @@
  * stage inside a project (on its disk), are hard links (copies across filesystems).
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,8 @@ import { admit, refusal, type Admission, type AdmitOptions } from './admit.js';
 import { registerFor } from './channel.js';
 import type { PlugdError } from './errors.js';
 import { entriesOf, listTree, scan, unitOf, type Entry } from './scan.js';
-import { stageFile } from './stage-file.js';
+import { inlineCandidate, inlineUrl, stageFile, writeParts } from './stage-file.js';
+import { fileUrl } from './file-url.js';
 import { packageRoot } from './version.js';
 
 /** Where one load imports its modules from. */
@@ -35,6 +36,8 @@ export interface Placement {
   readonly entries: readonly Entry[];
   /** The directory the entries are imported from: the plugin directory itself, or its stage. */
   readonly base: string;
+  /** The URL `entry` is imported from: its file where it is placed, or its inline (`data:`) module. */
+  importUrl(entry: Entry): string;
   /** Rewrites stage paths and URLs in `text` back to the plugin directory's. */
   unstage(text: string): string;
   /** Why `entry` must not be imported (refused by the admission checks, or its bytes differ from the lock). */
@@ -58,10 +61,12 @@ export async function place(dir: string, policy: AdmitOptions = {}): Promise<Pla
   const checks = policy.permissions === true || policy.locked === true;
   if (!again && policy.locked !== true && resolvesPlugd(dir)) {
     const admission = checks ? await admit(dir, await listTree(dir), policy) : undefined;
-    return { dir, entries: await scan(dir), base: dir, unstage: (text) => text, admission, problems: (e) => refusal(admission, e.file) };
+    return {
+      dir, entries: await scan(dir), base: dir, importUrl: (e) => fileUrl(e.path), unstage: (text) => text, admission, problems: (e) => refusal(admission, e.file),
+    };
   }
   const files = await listTree(dir);
-  return stageFiles(dir, files, checks ? await admit(dir, files, policy) : undefined);
+  return stageFiles(dir, files, checks ? await admit(dir, files, policy) : undefined, true);
 }
 
 /**
@@ -76,11 +81,12 @@ export async function stageUnits(dir: string, units: readonly string[], policy: 
     else if (info?.isFile() === true) files.push(unit);
   }
   const checks = policy.permissions === true || policy.locked === true;
-  return stageFiles(dir, files, checks ? await admit(dir, files, policy, units) : undefined);
+  // Not inline: Node keeps each module's URL for good, and a data: URL is the module's whole source.
+  return stageFiles(dir, files, checks ? await admit(dir, files, policy, units) : undefined, false);
 }
 
-/** A new load directory in the process stage holding `files` of `dir` (but refused units). */
-async function stageFiles(dir: string, files: readonly string[], admission: Admission | undefined): Promise<Placement> {
+/** A new load directory in the process stage holding `files` of `dir` (but refused units); with `inline`, modules that can be imported inline are. */
+async function stageFiles(dir: string, files: readonly string[], admission: Admission | undefined, inline: boolean): Promise<Placement> {
   const project = nearestNodeModules(dir);
   // In a project, its own dependencies must stay resolvable: stage under its node_modules, as
   // links (new files are slow on disk). Elsewhere nothing but 'plugd' can resolve: stage in RAM.
@@ -89,12 +95,14 @@ async function stageFiles(dir: string, files: readonly string[], admission: Admi
   const base = join(stage, String(++loads));
   const admitted = files.filter((f) => refusal(admission, f).length === 0);
   const bad = new Map<string, PlugdError[]>();
-  mirror(dir, base, admitted, rewrite, admission?.lock?.files, bad);
+  const lock = admission?.lock?.files;
+  const inlined = mirror(dir, base, admitted, rewrite, lock, bad, inline && rewrite && lock === undefined);
   const pairs = [[pathToFileURL(base).href, pathToFileURL(dir).href], [base, dir]] as const;
   return {
     dir,
     entries: entriesOf(dir, files),
     base,
+    importUrl: (entry) => inlined.get(entry.file) ?? fileUrl(join(base, entry.file)),
     unstage: (text) => pairs.reduce((t, [from, to]) => t.replaceAll(from, to), text),
     admission,
     problems: (entry) => [...refusal(admission, entry.file), ...(bad.get(unitOf(entry.file)) ?? [])],
@@ -124,7 +132,7 @@ function resolvesPlugd(dir: string): boolean {
  * syntax is a top-level await) detection stays. A plugin directory's own package.json is kept.
  */
 function mirror(dir: string, base: string, files: readonly string[], rewrite: boolean,
-  lock: Readonly<Record<string, string>> | undefined, bad: Map<string, PlugdError[]>): void {
+  lock: Readonly<Record<string, string>> | undefined, bad: Map<string, PlugdError[]>, inline: boolean): Map<string, string> {
   const byUnit = new Map<string, string[]>();
   for (const file of [...files].sort()) {
     const unit = unitOf(file);
@@ -152,15 +160,39 @@ function mirror(dir: string, base: string, files: readonly string[], rewrite: bo
   };
   let typed = rewrite && !byUnit.has('package.json');
   const mixed: string[] = [];
+  const tops: string[] = [];
+  // Inline modules only while nothing can import a top-level file: a folder module reaching up
+  // ('../') might, and so might a top-level module with imports of its own (then all are files).
+  let candidates = inline ? new Map<string, Buffer[]>() : undefined;
   for (const [unit, list] of byUnit) {
-    const esm = stage(list);
-    if (list.length === 1 && list[0] === unit) typed &&= esm;
-    else if (!esm && !list.includes(`${unit}/package.json`)) mixed.push(unit);
+    if (list.length === 1 && list[0] === unit) {
+      tops.push(unit);
+      continue;
+    }
+    if (candidates !== undefined && list.some((f) => isModule(f) && readFileSync(join(dir, f), 'latin1').includes('../'))) candidates = undefined;
+    if (!stage(list) && !list.includes(`${unit}/package.json`)) mixed.push(unit);
   }
-  if (!typed) return;
-  writeFileSync(join(base, 'package.json'), '{"type":"module"}\n');
-  for (const unit of mixed) writeFileSync(join(base, unit, 'package.json'), '{}\n');
+  for (const unit of tops) {
+    if (candidates !== undefined && isModule(unit)) {
+      const parts = inlineCandidate(join(dir, unit), fileUrl(join(base, unit)));
+      if (parts !== undefined) {
+        candidates.set(unit, parts);
+        continue;
+      }
+      for (const [file, written] of candidates) writeParts(join(base, file), written);
+      candidates = undefined;
+    }
+    const esm = stage([unit]); // (before the &&=, which would skip it once typed is false)
+    typed &&= esm;
+  }
+  if (typed) {
+    writeFileSync(join(base, 'package.json'), '{"type":"module"}\n');
+    for (const unit of mixed) writeFileSync(join(base, unit, 'package.json'), '{}\n');
+  }
+  return new Map([...candidates ?? []].map(([file, parts]) => [file, inlineUrl(parts, fileUrl(join(dir, file)))]));
 }
+
+const isModule = (file: string): boolean => file.endsWith('.js') || file.endsWith('.mjs');
 
 const stageRoots = new Map<string, Promise<string>>();
 let loads = 0;

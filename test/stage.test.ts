@@ -19,6 +19,14 @@ const BOUND = `globalThis[Symbol.for('plugd.api')].for("${URL_OF}", true)`;
 // A directory is staged when it was loaded before (under Jest, 'plugd' resolves from anywhere).
 const staged = async (dir: string): Promise<Placement> => { await place(dir); return place(dir); };
 
+/** The text a staged entry is imported as: its inline (data:) module without the sourceURL line, or its staged file. */
+async function stagedText(placement: Placement, file: string): Promise<string> {
+  const url = placement.importUrl({ file, path: `${placement.dir}/${file}` });
+  if (!url.startsWith('data:')) return readFile(`${placement.base}/${file}`, 'utf8');
+  const text = Buffer.from(url.slice(url.indexOf(',') + 1), 'base64').toString('utf8');
+  return text.slice(0, text.lastIndexOf('\n//# sourceURL='));
+}
+
 describe('the import rewrite', () => {
   test.each([
     ["import { register } from 'plugd';", `const { register } = ${BOUND};`],
@@ -91,7 +99,7 @@ describe('module types in the stage', () => {
     const [outcome] = await evaluate(placement, placement.entries, { timeout: 5000, onLate: () => undefined });
     expect(outcome?.errors).toEqual([]);
     expect(outcome?.registrations.map((r) => r.name)).toEqual(['io.lines.v1.a']);
-    const text = await readFile(`${placement.base}/a.js`, 'utf8');
+    const text = await stagedText(placement, 'a.js');
     expect(text.split('\n')).toHaveLength(source.split('\n').length);
     expect(text).toContain(`const { register, z: zod } = globalThis[Symbol.for('plugd.api')].for(${JSON.stringify(pathToFileURL(`${placement.base}/a.js`).href)}, true);`);
     expect(text).not.toContain('from \'plugd\'');
@@ -152,10 +160,35 @@ describe('rewritten modules and the channel', () => {
   ])('the fast path leaves %s to the lexer or to Node, with every line kept', async (_, source) => {
     const dir = await tempPluginDir({ 'a.js': source });
     const placement = await staged(dir);
-    const text = await readFile(`${placement.base}/a.js`, 'utf8');
+    const text = await stagedText(placement, 'a.js');
     expect(text.split(/\r\n?|\n/)).toHaveLength(source.split(/\r\n?|\n/).length);
     // Import attributes: the declaration stays whole (Node resolves it); no 'with' statement is made.
     if (source.includes('with {')) expect(text).toBe(source);
+  });
+});
+
+describe('inline modules', () => {
+  const plugin = (id: string, more = ''): string => `import { register } from 'plugd';\nregister({ type: 'io.inline.v1', id: '${id}', init: () => ({}) });\n${more}`;
+
+  test('modules that import nothing but plugd are imported inline, and name their own files in stack traces', async () => {
+    const dir = await tempPluginDir({ 'a.js': plugin('a'), 'b.js': plugin('b', "throw new Error('boom');\n") });
+    const placement = await staged(dir);
+    expect(placement.entries.map((e) => placement.importUrl(e).slice(0, 5))).toEqual(['data:', 'data:']);
+    const outcomes = await evaluate(placement, placement.entries, { timeout: 5000, onLate: () => undefined });
+    expect(outcomes[0]?.registrations.map((r) => r.name)).toEqual(['io.inline.v1.a']);
+    expect(outcomes[1]?.errors.map((e) => e.toJSON())).toEqual([expect.objectContaining({ code: 'E_PLUGIN_LOAD', file: 'b.js', reason: 'throw' })]);
+    // (The file named in stack traces is checked end to end, in test/cli/serve.test.ts: Jest's module VM ignores sourceURL.)
+  });
+
+  test.each([
+    ['an entry imports another', { 'a.js': plugin('a'), 'b.js': plugin('b', "import './a.js';\n") }],
+    ['a folder module reaches up', { 'a.js': plugin('a'), 'f/index.js': plugin('f', "export { x } from '../x.js';\n"), 'x.js': 'export const x = 1;\n' }],
+  ])('nothing is inline when %s: every module is a file', async (_, files) => {
+    const dir = await tempPluginDir(files);
+    const placement = await staged(dir);
+    expect(placement.entries.filter((e) => placement.importUrl(e).startsWith('data:'))).toEqual([]);
+    const outcomes = await evaluate(placement, placement.entries, { timeout: 5000, onLate: () => undefined });
+    expect(outcomes.flatMap((o) => o.errors)).toEqual([]);
   });
 });
 

@@ -245,6 +245,7 @@ export class Daemon {
   /** Imports the given entries from `placement`; outcomes in the entries' order. */
   async #import(placement: Placement, files: readonly string[], onModule?: () => void): Promise<ModuleOutcome[]> {
     this.#bases.add(placement.base);
+    this.#bases.add(placement.dir); // inline modules name their own files in stack traces
     const entries = placement.entries.filter((e) => files.includes(e.file));
     const outcomes = await evaluate(placement, entries, {
       timeout: this.#config.timeouts.load,

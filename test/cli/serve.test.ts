@@ -203,6 +203,8 @@ describe('plugd serve', () => {
     }
   });
 
+  // thrower.js imports nothing but plugd, so it is imported inline (a data: URL): finding it on the
+  // stack also shows that the inline module names its own file there (its sourceURL).
   test('an uncaught error from a plugin after init is logged with its name; the daemon goes on', async () => {
     const p = await project({
       'thrower.js': "import { register } from 'plugd';\nregister({ type: 'io.t.t.v1', id: 'thrower', init: () => { setTimeout(() => { throw new Error('later'); }, 50); return {}; } });\n",
