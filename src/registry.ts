@@ -48,7 +48,7 @@ export interface FileReport {
 export interface LoadReport {
   /** The plugin directory (absolute). */
   readonly dir: string;
-  /** Where its modules were imported from: `dir` itself, or a staged mirror of it (stack traces name it). */
+  /** Where its modules were imported from: `dir` itself, or a staged mirror of it (stack traces name it; inline modules name their own files). */
   readonly importedFrom: string;
   /** True when no problem was found. */
   readonly ok: boolean;

@@ -116,7 +116,8 @@ export function inlineCandidate(from: string, url: string): Buffer[] | undefined
 /**
  * A `data:` URL of `parts`, imported without touching the disk: no file to write, and for Node
  * none to read, no realpath, no package scope to look up (~0.5x the time of importing files).
- * `sourceURL` names the plugin's own file in stack traces.
+ * `sourceURL` names the plugin's own file in stack traces. Each load's URLs are its own: the
+ * binding in `parts` names the load's stage (an identical URL would give Node's cached module).
  */
 export function inlineUrl(parts: readonly Buffer[], sourceUrl: string): string {
   return `data:text/javascript;base64,${Buffer.concat([...parts, Buffer.from(`\n//# sourceURL=${sourceUrl}\n`)]).toString('base64')}`;
