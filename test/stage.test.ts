@@ -180,6 +180,16 @@ describe('inline modules', () => {
     // (The file named in stack traces is checked end to end, in test/cli/serve.test.ts: Jest's module VM ignores sourceURL.)
   });
 
+  test('every load evaluates its inline modules afresh (a data: URL Node saw before would be its cached module)', async () => {
+    const dir = await tempPluginDir({ 'a.js': plugin('a') });
+    for (let i = 0; i < 3; i++) {
+      const placement = await staged(dir);
+      const [outcome] = await evaluate(placement, placement.entries, { timeout: 5000, onLate: () => undefined });
+      expect(placement.importUrl(placement.entries[0] ?? { file: '', path: '' }).startsWith('data:')).toBe(true);
+      expect(outcome?.registrations.map((r) => r.name)).toEqual(['io.inline.v1.a']);
+    }
+  });
+
   test.each([
     ['an entry imports another', { 'a.js': plugin('a'), 'b.js': plugin('b', "import './a.js';\n") }],
     ['a folder module reaches up', { 'a.js': plugin('a'), 'f/index.js': plugin('f', "export { x } from '../x.js';\n"), 'x.js': 'export const x = 1;\n' }],
