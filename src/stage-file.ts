@@ -91,22 +91,33 @@ export function writeParts(path: string, parts: readonly Buffer[]): void {
 }
 
 /** Modules larger than this are never inlined: Node keeps a module's URL for good. */
-const INLINE_MAX = 256 * 1024;
-/** Any module dependency but the leading `'plugd'` import: a static or dynamic import, `import.meta`, a re-export. */
-const DEPENDS = /\bimport\b|\bfrom\s*['"`]/;
+const INLINE_MAX = 64 * 1024;
+/**
+ * What might be a module dependency besides the leading `'plugd'` import: the word `import` (a
+ * static or dynamic import, `import.meta`) or `from` (a re-export, even with a comment before its
+ * specifier) anywhere but as a property (`Array.from`). Prose in comments only costs the inlining.
+ */
+const DEPENDS = /\bimport\b|(?<![\w$.])from(?![\w$])/;
+/** A source map that is not inline: its relative URL could not resolve against a data: URL. */
+const SOURCE_MAP_FILE = /[#@]\s*sourceMappingURL=(?!data:)/;
+/** The rest of the leading import's line holds nothing: columns on line 1 stay those of the file. */
+const LINE_ENDS = /^[ \t]*(?:\r?\n|$)/;
 
 /**
  * The rewritten bytes of the module `from` (to be staged at `url`), when it may be imported
- * inline instead: it opens with its `'plugd'` import (the fast path) and has no other dependency -
- * no import, no `import.meta`, no re-export - so nothing in it is relative to its file. Copies,
- * not views of the scratch buffer.
+ * inline instead: it opens with its `'plugd'` import on a line of its own (the fast path), has no
+ * other dependency - no import, no `import.meta`, no re-export - and no source map file, so
+ * nothing in it is relative to its file; and it is not large. Copies, not views of the scratch
+ * buffer.
  */
 export function inlineCandidate(from: string, url: string): Buffer[] | undefined {
   try {
     const bytes = readWhole(from);
     if (bytes.length > INLINE_MAX) return undefined;
     const parts = rewriteLeading(bytes, url);
-    if (parts === undefined || DEPENDS.test(parts[1].toString('latin1'))) return undefined;
+    if (parts === undefined) return undefined;
+    const rest = parts[1].toString('latin1');
+    if (!LINE_ENDS.test(rest) || DEPENDS.test(rest) || SOURCE_MAP_FILE.test(rest)) return undefined;
     return [parts[0], Buffer.from(parts[1])];
   } catch {
     return undefined; // unreadable: staged as a file, whose import then says why

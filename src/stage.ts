@@ -10,11 +10,12 @@
  * declarations are rewritten into a binding of the host's API object (as Vite's SSR transform
  * rewrites imports): resolving a bare specifier from each of 2,000 files and linking to it cost
  * +20-30% of the bare import time, the import edge alone +8%. Line numbers are kept. In such a
- * stage (in RAM) every `.js`/`.mjs` file is read and written; other files, and every file of a
- * stage inside a project (on its disk), are hard links (copies across filesystems).
+ * stage (in RAM) every `.js`/`.mjs` file is read and written, or imported inline when nothing in
+ * it depends on its file (see mirror); other files, and every file of a stage inside a project
+ * (on its disk), are hard links (copies across filesystems).
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -130,6 +131,9 @@ function resolvesPlugd(dir: string): boolean {
  * files are not all plainly ESM gets a `package.json` without a type (Node's detection, as in
  * place). Where the lexer sees no module syntax (a CommonJS helper, a file whose only module
  * syntax is a top-level await) detection stays. A plugin directory's own package.json is kept.
+ *
+ * With `inline`, top-level modules that depend on nothing but `'plugd'` are not written: the
+ * returned map gives, by file, the `data:` URL to import each from instead (see inlineUrl).
  */
 function mirror(dir: string, base: string, files: readonly string[], rewrite: boolean,
   lock: Readonly<Record<string, string>> | undefined, bad: Map<string, PlugdError[]>, inline: boolean): Map<string, string> {
@@ -160,27 +164,27 @@ function mirror(dir: string, base: string, files: readonly string[], rewrite: bo
   };
   let typed = rewrite && !byUnit.has('package.json');
   const mixed: string[] = [];
-  const tops: string[] = [];
-  // Inline modules only while nothing can import a top-level file: a folder module reaching up
-  // ('../') might, and so might a top-level module with imports of its own (then all are files).
-  let candidates = inline ? new Map<string, Buffer[]>() : undefined;
-  for (const [unit, list] of byUnit) {
-    if (list.length === 1 && list[0] === unit) {
-      tops.push(unit);
-      continue;
-    }
-    if (candidates !== undefined && list.some((f) => isModule(f) && readFileSync(join(dir, f), 'latin1').includes('../'))) candidates = undefined;
-    if (!stage(list) && !list.includes(`${unit}/package.json`)) mixed.push(unit);
-  }
-  for (const unit of tops) {
+  // Inline modules only while nothing can import a top-level file: a top-level module with
+  // imports of its own might (then all are files), and so might a folder plugin's module or the
+  // directory's package.json ("imports", self-reference), which are not looked into.
+  const isTop = ([unit, list]: [string, string[]]): boolean => list.length === 1 && list[0] === unit;
+  const folders = [...byUnit].filter((u) => !isTop(u));
+  let candidates = inline && !byUnit.has('package.json') && !folders.some(([, list]) => list.some(isModule)) ? new Map<string, Buffer[]>() : undefined;
+  let inlineBytes = 0;
+  for (const [unit, list] of folders) if (!stage(list) && !list.includes(`${unit}/package.json`)) mixed.push(unit);
+  for (const [unit] of [...byUnit].filter(isTop)) {
     if (candidates !== undefined && isModule(unit)) {
       const parts = inlineCandidate(join(dir, unit), fileUrl(join(base, unit)));
-      if (parts !== undefined) {
+      if (parts === undefined) {
+        for (const [file, written] of candidates) writeParts(join(base, file), written);
+        candidates = undefined;
+      } else if ((inlineBytes += parts[1]?.length ?? 0) <= INLINE_TOTAL) {
         candidates.set(unit, parts);
         continue;
+      } else {
+        writeParts(join(base, unit), parts); // past the load's budget: a file (import-free as well)
+        continue;
       }
-      for (const [file, written] of candidates) writeParts(join(base, file), written);
-      candidates = undefined;
     }
     const esm = stage([unit]); // (before the &&=, which would skip it once typed is false)
     typed &&= esm;
@@ -192,7 +196,10 @@ function mirror(dir: string, base: string, files: readonly string[], rewrite: bo
   return new Map([...candidates ?? []].map(([file, parts]) => [file, inlineUrl(parts, fileUrl(join(dir, file)))]));
 }
 
-const isModule = (file: string): boolean => file.endsWith('.js') || file.endsWith('.mjs');
+const isModule = (file: string): boolean => file.endsWith('.js') || file.endsWith('.mjs') || file.endsWith('.cjs');
+
+/** Source bytes inlined per load at most: Node keeps each inline module's URL (~2.7x its source) for good. */
+const INLINE_TOTAL = 32 * 1024 * 1024;
 
 const stageRoots = new Map<string, Promise<string>>();
 let loads = 0;

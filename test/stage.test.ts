@@ -191,8 +191,19 @@ describe('inline modules', () => {
   });
 
   test.each([
+    ['a source map file', plugin('a', '//# sourceMappingURL=a.js.map\n')],
+    ['code after the import on its line (columns would shift)', "import { register } from 'plugd'; register({ type: 'io.inline.v1', id: 'a', init: () => ({}) });\n"],
+    ['a re-export with a comment before its specifier', plugin('a', "export { x } from /* here */ './x.js';\n")],
+  ])('a module with %s is a file', async (_, source) => {
+    const dir = await tempPluginDir({ 'a.js': source, 'x.js': 'export const x = 1;\n' });
+    const placement = await staged(dir);
+    expect(placement.importUrl(placement.entries[0] ?? { file: '', path: '' }).startsWith('file:')).toBe(true);
+  });
+
+  test.each([
     ['an entry imports another', { 'a.js': plugin('a'), 'b.js': plugin('b', "import './a.js';\n") }],
-    ['a folder module reaches up', { 'a.js': plugin('a'), 'f/index.js': plugin('f', "export { x } from '../x.js';\n"), 'x.js': 'export const x = 1;\n' }],
+    ['a folder plugin has modules (which might reach up)', { 'a.js': plugin('a'), 'f/index.js': plugin('f', "export { x } from '../x.js';\n"), 'x.js': 'export const x = 1;\n' }],
+    ['the directory has a package.json ("imports", self-reference)', { 'a.js': plugin('a'), 'package.json': '{"imports":{"#a":"./a.js"}}\n' }],
   ])('nothing is inline when %s: every module is a file', async (_, files) => {
     const dir = await tempPluginDir(files);
     const placement = await staged(dir);

@@ -8,6 +8,7 @@
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { DaemonConfig } from '../config.js';
@@ -238,7 +239,11 @@ export class Daemon {
   blame(error: unknown): string[] {
     const stack = renderStack(error);
     if (stack === '') return [];
-    const units = (file: string): string[] => [...this.#bases].map((base) => join(base, unitPrefix(file)));
+    // Frames name a path (a staged file) or a URL (an inline module's sourceURL, percent-encoded).
+    const units = (file: string): string[] => [...this.#bases].flatMap((base) => {
+      const path = join(base, unitPrefix(file));
+      return [path, pathToFileURL(path).href];
+    });
     return this.#records.filter((p) => units(p.file).some((u) => stack.includes(u))).map((p) => p.name);
   }
 

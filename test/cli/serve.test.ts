@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { get } from '../../src/daemon/control.js';
@@ -215,6 +215,17 @@ describe('plugd serve', () => {
     expect(line.plugins).toEqual(['io.t.t.v1.thrower']);
     expect(String(line.err)).toContain('later');
     expect((await get(join(p.state, 'plugd.sock'), '/v1/health')).status).toBe(200);
+  });
+
+  test('blame finds an inline module in a directory whose path a URL must escape', async () => {
+    const p = await project({});
+    const plugins = join(p.dir, 'my plugins #1');
+    await mkdir(plugins);
+    await writeFile(join(plugins, 'thrower.js'), "import { register } from 'plugd';\nregister({ type: 'io.t.t.v1', id: 'thrower', init: () => { setTimeout(() => { throw new Error('later'); }, 50); return {}; } });\n");
+    const d = start(['--plugins', plugins], p.dir);
+    await d.waitFor(msg('ready'));
+    const line = await d.waitFor(msg('uncaught error in a plugin'));
+    expect(line.plugins).toEqual(['io.t.t.v1.thrower']);
   });
 
   test('a second signal exits at once, without waiting for a slow close', async () => {
