@@ -50,7 +50,7 @@ export interface DaemonConfig {
   plugins: Record<string, Record<string, unknown>>;
   /**
    * `serve --watch`: how long a changed plugin's files must stay unchanged before it is reloaded
-   * (`quiet_ms`, default 20), and how much the heap may grow through reloads before the daemon
+   * (`quiet_ms`, default 15), and how much the heap may grow through reloads before the daemon
    * suggests a restart (`heap_budget_mb`, default 256). A plugd extension of the CONTRACT's file.
    */
   watch: { quietMs: number; heapBudgetMb: number };
@@ -62,7 +62,7 @@ const DEFAULT_TIMEOUTS = { load: 10_000, init: 30_000 } as const;
 const MAX_TIMEOUT = 2_147_483_647;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const TOP_KEYS = ['version', 'plugin_dir', 'root', 'state', 'disabled_plugins', 'required_plugins', 'allow_insecure', 'timeouts', 'plugins', 'watch'];
-const DEFAULT_WATCH = { quietMs: 20, heapBudgetMb: 256 } as const;
+const DEFAULT_WATCH = { quietMs: 15, heapBudgetMb: 256 } as const;
 const TIMEOUT_KEYS = ['load', 'init'];
 
 /**

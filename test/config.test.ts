@@ -62,7 +62,7 @@ describe('resolveConfig reads', () => {
       requiredPlugins: ['io.plugd.store.v1.sqlite'],
       allowInsecure: false,
       timeouts: { load: 10000, init: 30000 },
-      watch: { quietMs: 20, heapBudgetMb: 256 },
+      watch: { quietMs: 15, heapBudgetMb: 256 },
       plugins: { 'io.plugd.store.v1.sqlite': { path: 'meta.db' } },
     });
   });
@@ -79,7 +79,7 @@ describe('resolveConfig reads', () => {
       requiredPlugins: [],
       allowInsecure: true,
       timeouts: { load: 2500, init: 30000 },
-      watch: { quietMs: 20, heapBudgetMb: 256 },
+      watch: { quietMs: 15, heapBudgetMb: 256 },
       plugins: {},
     });
   });
@@ -95,7 +95,7 @@ describe('resolveConfig reads', () => {
       requiredPlugins: [],
       allowInsecure: false,
       timeouts: { load: 10000, init: 30000 },
-      watch: { quietMs: 20, heapBudgetMb: 256 },
+      watch: { quietMs: 15, heapBudgetMb: 256 },
       plugins: {},
     });
   });
@@ -112,7 +112,7 @@ describe('resolveConfig reads', () => {
       requiredPlugins: [],
       allowInsecure: false,
       timeouts: { load: 10000, init: 5000 },
-      watch: { quietMs: 20, heapBudgetMb: 256 },
+      watch: { quietMs: 15, heapBudgetMb: 256 },
       plugins: {
         'io.plugd.log.v1.stdout': { level: 'debug', colors: { error: 'red', info: 'blue' } },
         'io.plugd.example.v1.stale': {},
@@ -137,7 +137,7 @@ describe('resolveConfig reads', () => {
       requiredPlugins: [],
       allowInsecure: false,
       timeouts: { load: 10000, init: 30000 },
-      watch: { quietMs: 20, heapBudgetMb: 256 },
+      watch: { quietMs: 15, heapBudgetMb: 256 },
       plugins: {},
     });
   });

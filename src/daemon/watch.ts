@@ -26,8 +26,8 @@ export interface WatchTiming {
   readonly lingerMs: number;
 }
 
-/** The defaults: a 20 ms window keeps save-to-live near 25-30 ms while never taking a burst's middle. */
-export const DEFAULT_TIMING: WatchTiming = { quietMs: 20, pollMs: 2, lingerMs: 300 };
+/** The defaults: a 15 ms window (NOTES: a 15 ms prototype never imported a half-written file) keeps save-to-live near 25-35 ms. */
+export const DEFAULT_TIMING: WatchTiming = { quietMs: 15, pollMs: 2, lingerMs: 300 };
 
 /** How often a unit is polled while only lingering: a write with no event is rare, and slower to matter. */
 const LINGER_POLL_MS = 10;
