@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, copyFileSync, linkSync, openSync, readFileSync, readSync, writeFileSync, writevSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { IntegrityError } from './errors.js';
 import { fileUrl } from './file-url.js';
 
@@ -95,7 +95,7 @@ const INLINE_MAX = 64 * 1024;
 /**
  * What might be a module dependency besides the leading `'plugd'` import: the word `import` (a
  * static or dynamic import, `import.meta`) or `from` (a re-export, even with a comment before its
- * specifier) anywhere but as a property (`Array.from`). Prose in comments only costs the inlining.
+ * specifier) anywhere but as a property (`Array.from`). A module with either is lexed.
  */
 const DEPENDS = /\bimport\b|(?<![\w$.])from(?![\w$])/;
 /** A source map that is not inline: its relative URL could not resolve against a data: URL. */
@@ -105,10 +105,11 @@ const LINE_ENDS = /^[ \t]*(?:\r?\n|$)/;
 
 /**
  * The rewritten bytes of the module `from` (to be staged at `url`), when it may be imported
- * inline instead: it opens with its `'plugd'` import on a line of its own (the fast path), has no
- * other dependency - no import, no `import.meta`, no re-export - and no source map file, so
- * nothing in it is relative to its file; and it is not large. Copies, not views of the scratch
- * buffer.
+ * inline instead: it opens with its `'plugd'` import on a line of its own (the fast path), its
+ * other dependencies are Node builtins (static imports or re-exports of `node:fs` and the like,
+ * which resolve the same from anywhere) - no other import, no dynamic import, no `import.meta` -
+ * and it has no source map file, so nothing in it is relative to its file; and it is not large.
+ * Copies, not views of the scratch buffer.
  */
 export function inlineCandidate(from: string, url: string): Buffer[] | undefined {
   try {
@@ -117,10 +118,21 @@ export function inlineCandidate(from: string, url: string): Buffer[] | undefined
     const parts = rewriteLeading(bytes, url);
     if (parts === undefined) return undefined;
     const rest = parts[1].toString('latin1');
-    if (!LINE_ENDS.test(rest) || DEPENDS.test(rest) || SOURCE_MAP_FILE.test(rest)) return undefined;
+    if (!LINE_ENDS.test(rest) || SOURCE_MAP_FILE.test(rest)) return undefined;
+    if (DEPENDS.test(rest) && !onlyBuiltins(parts[1].toString('utf8'))) return undefined;
     return [parts[0], Buffer.from(parts[1])];
   } catch {
     return undefined; // unreadable: staged as a file, whose import then says why
+  }
+}
+
+/** True when every import and re-export of `source` is a static one of a Node builtin (lexed). */
+function onlyBuiltins(source: string): boolean {
+  try {
+    const [imports] = lex().parse(source);
+    return imports.every((imp) => imp.d === -1 && imp.a === -1 && imp.n !== undefined && isBuiltin(imp.n) && !ATTRIBUTES.test(source.slice(imp.se, imp.se + 64)));
+  } catch {
+    return false; // a syntax error: a file, whose import then reports it
   }
 }
 
@@ -187,14 +199,17 @@ let lexer: Lexer | undefined;
  * Rewrites a module that the fast path could not: es-module-lexer, loaded on first need (most
  * compiled plugins open with their `'plugd'` import and never need it).
  */
-export const rewriteModule: Rewriter = (source, url) => {
+export const rewriteModule: Rewriter = (source, url) => rewriteImports(source, url, lex().parse);
+
+/** es-module-lexer, loaded (synchronously) on first need. */
+function lex(): Lexer {
   if (lexer === undefined) {
     const loaded = createRequire(import.meta.url)('es-module-lexer') as Lexer;
     loaded.initSync();
     lexer = loaded;
   }
-  return rewriteImports(source, url, lexer.parse);
-};
+  return lexer;
+}
 const NAMED = /^import\s*\{([^}]*)\}\s*from\s*(['"])plugd\2$/;
 /** What follows a declaration that has import attributes. */
 const ATTRIBUTES = /^\s*(?:with|assert)\s*\{/;

@@ -180,6 +180,18 @@ describe('inline modules', () => {
     // (The file named in stack traces is checked end to end, in test/cli/serve.test.ts: Jest's module VM ignores sourceURL.)
   });
 
+  test('a module importing Node builtins is inline too (they resolve the same from anywhere); prose about them is no import', async () => {
+    const dir = await tempPluginDir({
+      'a.js': plugin('a', "import { format } from 'node:util';\nimport path from 'path';\n// the name comes from the format below, imported from util\nexport const name = format('%s', path.sep);\n"),
+      'b.js': plugin('b', "export * from 'node:os';\n"),
+    });
+    const placement = await staged(dir);
+    expect(placement.entries.map((e) => placement.importUrl(e).slice(0, 5))).toEqual(['data:', 'data:']);
+    const outcomes = await evaluate(placement, placement.entries, { timeout: 5000, onLate: () => undefined });
+    expect(outcomes.flatMap((o) => o.errors)).toEqual([]);
+    expect(outcomes.flatMap((o) => o.registrations.map((r) => r.name))).toEqual(['io.inline.v1.a', 'io.inline.v1.b']);
+  });
+
   test('every load evaluates its inline modules afresh (a data: URL Node saw before would be its cached module)', async () => {
     const dir = await tempPluginDir({ 'a.js': plugin('a') });
     for (let i = 0; i < 3; i++) {
@@ -194,6 +206,9 @@ describe('inline modules', () => {
     ['a source map file', plugin('a', '//# sourceMappingURL=a.js.map\n')],
     ['code after the import on its line (columns would shift)', "import { register } from 'plugd'; register({ type: 'io.inline.v1', id: 'a', init: () => ({}) });\n"],
     ['a re-export with a comment before its specifier', plugin('a', "export { x } from /* here */ './x.js';\n")],
+    ['an import of a package', plugin('a', "import 'some-package';\n")],
+    ['a dynamic import of a builtin', plugin('a', "export const load = () => import('node:fs');\n")],
+    ['import.meta', plugin('a', 'export const here = import.meta.url;\n')],
   ])('a module with %s is a file', async (_, source) => {
     const dir = await tempPluginDir({ 'a.js': source, 'x.js': 'export const x = 1;\n' });
     const placement = await staged(dir);
