@@ -4,6 +4,8 @@
  * handful of `'*'`). The same modules come in three flavours of equal size, so the baselines
  * import the same bytes: `plugd` (`import { register } from 'plugd'`), `bare` (a global register,
  * for plain `import()`), and `fastify` (a default-exported Fastify plugin, for @fastify/autoload).
+ * With `shared`, every module also imports a helper from `lib/shared.js` (a plugin directory whose
+ * modules import files: plugd stages them as files instead of importing them inline).
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -74,9 +76,17 @@ function body(spec: Spec, random: () => number): string {
   return out;
 }
 
+/** What `generate` can add. */
+export interface GenerateOptions {
+  /** Every module imports a helper from `lib/shared.js`. */
+  readonly shared?: boolean;
+}
+
+const SHARED = "import { scale } from './lib/shared.js';\nexport const scaled = scale(2);\n";
+
 /** The source of one module in `flavour`. */
-export function source(spec: Spec, flavour: Flavour, random: () => number): string {
-  const helpers = body(spec, random);
+export function source(spec: Spec, flavour: Flavour, random: () => number, options: GenerateOptions = {}): string {
+  const helpers = (options.shared === true ? SHARED : '') + body(spec, random);
   const init = `async (ctx) => ({ name: '${spec.type}.${spec.id}', started: Date.now(), ctx: typeof ctx })`;
   const requires = JSON.stringify(spec.requires).replaceAll('"', "'");
   switch (flavour) {
@@ -94,12 +104,16 @@ export function source(spec: Spec, flavour: Flavour, random: () => number): stri
 }
 
 /** Writes an `n`-plugin directory of `flavour` into `dir` (replacing it). */
-export async function generate(dir: string, n: number, flavour: Flavour, seed = 42): Promise<void> {
+export async function generate(dir: string, n: number, flavour: Flavour, seed = 42, options: GenerateOptions = {}): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
+  if (options.shared === true) {
+    await mkdir(join(dir, 'lib'));
+    await writeFile(join(dir, 'lib/shared.js'), 'export const scale = (v) => v * 2;\n');
+  }
   const random = prng(seed + 1);
   const all = specs(n, seed);
   for (let i = 0; i < all.length; i += 256) {
-    await Promise.all(all.slice(i, i + 256).map((spec) => writeFile(join(dir, spec.file), source(spec, flavour, random))));
+    await Promise.all(all.slice(i, i + 256).map((spec) => writeFile(join(dir, spec.file), source(spec, flavour, random, options))));
   }
 }

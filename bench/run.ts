@@ -119,6 +119,28 @@ async function loadBench(base: string, n: number): Promise<Record<Contender, Loa
   }])) as Record<Contender, LoadResult>;
 }
 
+/**
+ * The whole-process load of `n` modules that each import a shared helper file (so plugd stages
+ * them as files, not inline) against the floor on the same modules; alternating, like loadBench.
+ */
+async function sharedBench(base: string, n: number): Promise<{ floor: Stat; plugd: Stat }> {
+  const plugdDir = join(base, `plugd-shared-${n}`);
+  const bareDir = join(base, `bare-shared-${n}`);
+  await generate(plugdDir, n, 'plugd', 42, { shared: true });
+  await generate(bareDir, n, 'bare', 42, { shared: true });
+  const commands = { floor: [join(here, 'floor.js'), bareDir], plugd: [join(root, 'dist/src/cli/main.js'), 'check', plugdDir, '--json'] };
+  const runs = { floor: [] as number[], plugd: [] as number[] };
+  for (const args of Object.values(commands)) await child(args); // warm the page cache
+  for (let r = 0; r < REPEATS; r++) {
+    for (const who of r % 2 === 0 ? (['floor', 'plugd'] as const) : (['plugd', 'floor'] as const)) {
+      const run = await child(commands[who]);
+      if (run.count !== n) throw new Error(`${who} loaded ${run.count} of ${n} plugins (shared helper)`);
+      runs[who].push(run.wallMs);
+    }
+  }
+  return { floor: stat(runs.floor), plugd: stat(runs.plugd) };
+}
+
 function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split('\n').find((l) => l.includes('Error'))?.trim() ?? text.split('\n')[0] ?? '';
@@ -223,6 +245,10 @@ async function main(): Promise<void> {
     }
     if (n === 10_000) targets.push({ name: 'peak RSS 10,000 <= 1.15x floor', pass: rss <= 1.15 });
   }
+  const sharedN = quick ? 1000 : 2000;
+  const shared = await sharedBench(base, sharedN);
+  results[`load-shared-${sharedN}`] = shared;
+  rows.push([`load ${sharedN} importing a shared file, whole process`, ratio(shared.plugd.median / shared.floor.median, 1), '', spread(shared.plugd, fmt), spread(shared.floor, fmt)]);
   for (const n of GRAPH_SIZES) {
     const g = graphBench(n);
     results[`graph-${n}`] = g;
