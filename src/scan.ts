@@ -52,11 +52,16 @@ export async function listTree(dir: string): Promise<string[]> {
   return fg('**', { cwd: root, dot: false, onlyFiles: true, ignore: ['**/node_modules/**', '**/.*/**'], followSymbolicLinks: true, deep: 8 });
 }
 
+/** True for the name of a module file plugd imports as an entry (`*.js`, `*.mjs`; CONTRACT section 3). */
+export function isModuleName(name: string): boolean {
+  return name.endsWith('.js') || name.endsWith('.mjs');
+}
+
 /** The plugin entries among `files` (a {@link listTree} of `dir`), by the same rules as {@link scan}. */
 export function entriesOf(dir: string, files: readonly string[]): Entry[] {
   return toEntries(resolve(dir), files.filter((file) => {
     const slash = file.indexOf('/');
-    if (slash === -1) return file.endsWith('.js') || file.endsWith('.mjs');
+    if (slash === -1) return isModuleName(file);
     const rest = file.slice(slash + 1);
     return rest === 'index.js' || rest === 'index.mjs';
   }));

@@ -8,6 +8,7 @@ import { closeSync, copyFileSync, linkSync, openSync, readFileSync, readSync, wr
 import { createRequire, isBuiltin } from 'node:module';
 import { IntegrityError } from './errors.js';
 import { fileUrl } from './file-url.js';
+import { isModuleName } from './scan.js';
 
 /**
  * What a rewritten `'plugd'` import of the module at `url` binds: the host's API, with `register`
@@ -152,7 +153,7 @@ export function inlineUrl(parts: readonly Buffer[], sourceUrl: string): string {
  * only those bytes are written - never a link, which would let the file change after the check.
  */
 export function stageFile(from: string, to: string, rewrite: boolean, expect?: { file: string; sha256: string }): Staged {
-  const js = from.endsWith('.js') || from.endsWith('.mjs');
+  const js = isModuleName(from);
   const url = js && rewrite ? fileUrl(to) : '';
   try {
     if (expect !== undefined) {

@@ -24,7 +24,7 @@ import { pathToFileURL } from 'node:url';
 import { admit, refusal, type Admission, type AdmitOptions } from './admit.js';
 import { registerFor } from './channel.js';
 import type { PlugdError } from './errors.js';
-import { entriesOf, listTree, scan, unitOf, type Entry } from './scan.js';
+import { entriesOf, isModuleName, listTree, scan, unitOf, type Entry } from './scan.js';
 import { inlineCandidate, inlineUrl, stageFile, writeParts } from './stage-file.js';
 import { fileUrl } from './file-url.js';
 import { packageRoot } from './version.js';
@@ -196,7 +196,8 @@ function mirror(dir: string, base: string, files: readonly string[], rewrite: bo
   return new Map([...candidates ?? []].map(([file, parts]) => [file, inlineUrl(parts, fileUrl(join(dir, file)))]));
 }
 
-const isModule = (file: string): boolean => file.endsWith('.js') || file.endsWith('.mjs') || file.endsWith('.cjs');
+/** A module of any kind: an entry's, or CommonJS (which could import one too). */
+const isModule = (file: string): boolean => isModuleName(file) || file.endsWith('.cjs');
 
 /** Source bytes inlined per load at most: Node keeps each inline module's URL (~2.7x its source) for good. */
 const INLINE_TOTAL = 32 * 1024 * 1024;

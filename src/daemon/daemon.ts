@@ -23,7 +23,7 @@ import type { AdmitOptions } from '../admit.js';
 import { place, stageUnits, type Placement } from '../stage.js';
 import { unitDigest } from './digest.js';
 import { progress } from './progress.js';
-import { unitOf } from '../scan.js';
+import { isModuleName, unitOf } from '../scan.js';
 import { affected, decide, type Unit, type Version } from './units.js';
 import { DEFAULT_TIMING, UnitWatcher } from './watch.js';
 
@@ -459,7 +459,7 @@ export class Daemon {
 /** The entry file of unit `name` as it is on disk now, or undefined when it is not a plugin (any more). */
 async function entryOf(dir: string, name: string): Promise<string | undefined> {
   const info = await stat(join(dir, name)).catch(() => undefined);
-  if (info?.isFile() === true) return name.endsWith('.js') || name.endsWith('.mjs') ? name : undefined;
+  if (info?.isFile() === true) return isModuleName(name) ? name : undefined;
   if (info?.isDirectory() !== true) return undefined;
   for (const index of ['index.js', 'index.mjs']) {
     if ((await stat(join(dir, name, index)).catch(() => undefined))?.isFile() === true) return `${name}/${index}`;

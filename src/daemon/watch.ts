@@ -15,6 +15,7 @@
 import { existsSync, readdirSync, statSync, watch as watchDir, type FSWatcher as DirWatcher } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
+import { isModuleName } from '../scan.js';
 
 /** Timing of the stability check. */
 export interface WatchTiming {
@@ -117,7 +118,7 @@ export class UnitWatcher {
     const parts = rel.split(sep);
     const first = parts[0] ?? '';
     if (parts.length === 1 && first === 'plugd.lock') return first; // the daemon retries refused files
-    if (parts.length === 1 && !first.endsWith('.js') && !first.endsWith('.mjs')) {
+    if (parts.length === 1 && !isModuleName(first)) {
       // A top-level folder appearing or going (addDir/unlinkDir) is a folder plugin's event.
       try {
         if (!statSync(path).isDirectory()) return undefined;
