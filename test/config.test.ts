@@ -34,6 +34,22 @@ function expectConfig(actual: DaemonConfig, expected: DaemonConfig): void {
   expect(actual).toEqual(expected);
 }
 
+/** What a config gives when it sets nothing but its file and the folder its paths are relative to. */
+function defaults(file: string | undefined, folder: string): DaemonConfig {
+  return {
+    file,
+    pluginDir: join(folder, 'plugins'),
+    root: join(folder, '.plugd', 'root'),
+    state: join(folder, '.plugd', 'state'),
+    disabledPlugins: [],
+    requiredPlugins: [],
+    allowInsecure: false,
+    timeouts: { load: 10000, init: 30000 },
+    watch: { quietMs: 15, heapBudgetMb: 256 },
+    plugins: {},
+  };
+}
+
 /** The ConfigError `promise` rejects with (fails the test otherwise). */
 async function rejection(promise: Promise<unknown>): Promise<ConfigError> {
   try {
@@ -54,15 +70,9 @@ describe('resolveConfig reads', () => {
     const file = join(FIXTURES, 'contract.toml');
     const config = await resolveConfig({ config: file }, tmp);
     expectConfig(config, {
-      file,
-      pluginDir: join(FIXTURES, 'plugins'),
-      root: join(FIXTURES, '.plugd', 'root'),
-      state: join(FIXTURES, '.plugd', 'state'),
+      ...defaults(file, FIXTURES),
       disabledPlugins: ['io.plugd.example.v1.noisy'],
       requiredPlugins: ['io.plugd.store.v1.sqlite'],
-      allowInsecure: false,
-      timeouts: { load: 10000, init: 30000 },
-      watch: { quietMs: 15, heapBudgetMb: 256 },
       plugins: { 'io.plugd.store.v1.sqlite': { path: 'meta.db' } },
     });
   });
@@ -71,48 +81,27 @@ describe('resolveConfig reads', () => {
     const folder = join(FIXTURES, 'nested', 'conf');
     const config = await resolveConfig({ config: 'paths.toml' }, folder);
     expectConfig(config, {
-      file: join(folder, 'paths.toml'),
+      ...defaults(join(folder, 'paths.toml'), folder),
       pluginDir: join(FIXTURES, 'nested', 'plugins'),
       root: join(folder, 'data', 'root'),
       state: '/var/lib/plugd-test/state',
-      disabledPlugins: [],
-      requiredPlugins: [],
       allowInsecure: true,
       timeouts: { load: 2500, init: 30000 },
-      watch: { quietMs: 15, heapBudgetMb: 256 },
-      plugins: {},
     });
   });
 
   test('defaults relative to the file\'s folder when the file sets only the version', async () => {
     const config = await resolveConfig({ config: join(FIXTURES, 'minimal.toml') }, tmp);
-    expectConfig(config, {
-      file: join(FIXTURES, 'minimal.toml'),
-      pluginDir: join(FIXTURES, 'plugins'),
-      root: join(FIXTURES, '.plugd', 'root'),
-      state: join(FIXTURES, '.plugd', 'state'),
-      disabledPlugins: [],
-      requiredPlugins: [],
-      allowInsecure: false,
-      timeouts: { load: 10000, init: 30000 },
-      watch: { quietMs: 15, heapBudgetMb: 256 },
-      plugins: {},
-    });
+    expectConfig(config, defaults(join(FIXTURES, 'minimal.toml'), FIXTURES));
   });
 
   test('plugd.toml from cwd (a relative cwd too) when there is no --config', async () => {
     const cwd = join(FIXTURES, 'cwd');
     const config = await resolveConfig({}, 'fixtures/config-files/cwd');
     expectConfig(config, {
-      file: join(cwd, 'plugd.toml'),
+      ...defaults(join(cwd, 'plugd.toml'), cwd),
       pluginDir: join(cwd, 'my-plugins'),
-      root: join(cwd, '.plugd', 'root'),
-      state: join(cwd, '.plugd', 'state'),
-      disabledPlugins: [],
-      requiredPlugins: [],
-      allowInsecure: false,
       timeouts: { load: 10000, init: 5000 },
-      watch: { quietMs: 15, heapBudgetMb: 256 },
       plugins: {
         'io.plugd.log.v1.stdout': { level: 'debug', colors: { error: 'red', info: 'blue' } },
         'io.plugd.example.v1.stale': {},
@@ -128,18 +117,7 @@ describe('resolveConfig reads', () => {
 
   test('no file at all: defaults relative to cwd', async () => {
     const cwd = await freshDir('empty');
-    expectConfig(await resolveConfig({}, cwd), {
-      file: undefined,
-      pluginDir: join(cwd, 'plugins'),
-      root: join(cwd, '.plugd', 'root'),
-      state: join(cwd, '.plugd', 'state'),
-      disabledPlugins: [],
-      requiredPlugins: [],
-      allowInsecure: false,
-      timeouts: { load: 10000, init: 30000 },
-      watch: { quietMs: 15, heapBudgetMb: 256 },
-      plugins: {},
-    });
+    expectConfig(await resolveConfig({}, cwd), defaults(undefined, cwd));
   });
 
   test('a file starting with a byte order mark, and repeated names listed once', async () => {
