@@ -2,7 +2,7 @@
  * Which plugins of a directory may be imported at all (CONTRACT section 9): the permission and
  * path checks, and with `locked` the lock file's list. A refused unit (a top-level file or a
  * folder plugin) is still reported, with its errors, but never imported. Hash mismatches are
- * found later, on the very bytes that are staged and imported (stage.ts).
+ * found later, on the very bytes that are evaluated (the module hooks' load step, loader-state.ts).
  */
 import { IntegrityError, type PlugdError } from './errors.js';
 import { checkPermissions, readLock, type Lock } from './integrity.js';
@@ -26,7 +26,7 @@ export interface Admission {
   readonly errors: readonly PlugdError[];
   /** What was let through under `allowInsecure`. */
   readonly warnings: readonly PlugdError[];
-  /** The lock, with `locked`: the sha256 every staged file must have. */
+  /** The lock, with `locked`: the sha256 every module file of the directory must have. */
   readonly lock: Lock | undefined;
 }
 

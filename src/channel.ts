@@ -1,9 +1,11 @@
 /**
- * How a `register()` call reaches the load it belongs to - from any copy of plugd. Each load puts
- * a scope per module on a versioned table on `globalThis`; `register()` finds its scope from its
- * caller's stack frames: the entry module's URL, or (for a folder plugin) any module inside the
- * plugin's folder. A stack capture per call is far cheaper than AsyncLocalStorage around every
- * import, whose promise hooks cost 1.15-1.3x the whole load on Node 20.
+ * How a `register()` call reaches the load it belongs to. Each load puts a scope per module in a
+ * table private to this module; `register()` finds its scope from its caller's stack frames: the
+ * entry module's URL, or (for a folder plugin) any module inside the plugin's folder. A stack
+ * capture per call is far cheaper than AsyncLocalStorage around every import, whose promise hooks
+ * cost 1.15-1.3x the whole load on Node 20. Every plugin reaches this very module: the module
+ * hooks resolve `'plugd'` to the host's copy from anywhere (see hooks.ts). The table is not on
+ * `globalThis`, so plugin code cannot add, remove or re-attribute another file's registrations.
  */
 import { pathToFileURL } from 'node:url';
 import { NoLoadInProgressError } from './errors.js';
@@ -13,39 +15,29 @@ import type { Registration } from './registration.js';
 export interface LoadScope {
   /** Receives one raw registration; throws for an invalid one made on time. */
   register(raw: unknown): void;
-  /**
-   * Set when the entry module's every `'plugd'` import was bound to this scope (a rewritten
-   * module, see {@link registerFor}): its calls no longer look the scope up, so the load may drop
-   * it from the channel once the module settled - a late call still reaches it, reported late.
-   */
-  bound?: boolean;
 }
 
-/** The process-wide table of scopes, shared by every copy of plugd that speaks this protocol. */
+/** The table of scopes of the loads in progress (and of settled modules, to tell late calls). */
 export interface Channel {
-  readonly protocol: number;
-  /** Scopes of entry modules, by module URL. */
+  /** Scopes of entry modules, by module URL (with its generation query, if any). */
   readonly entries: Map<string, LoadScope>;
   /** Scopes of folder plugins, by the URL of their folder (ending in `/`). */
   readonly folders: Map<string, LoadScope>;
+  /**
+   * The scope of the newest version of each entry module, by its URL without query: for a caller
+   * whose frame names a path, not a URL (a CommonJS module, or a test runner's module VM, which
+   * names files without their query).
+   */
+  readonly newest: Map<string, LoadScope>;
 }
 
-const PROTOCOL = 2;
-const KEY = Symbol.for('plugd.channel');
+const table: Channel = Object.freeze({
+  entries: new Map<string, LoadScope>(), folders: new Map<string, LoadScope>(), newest: new Map<string, LoadScope>(),
+});
 
-/** The process-wide channel, installed by the first copy of plugd to need it. */
+/** The table of scopes. */
 export function channel(): Channel {
-  const holder = globalThis as { [KEY]?: Channel };
-  let ch = holder[KEY];
-  if (ch === undefined) {
-    ch = Object.freeze({ protocol: PROTOCOL, entries: new Map<string, LoadScope>(), folders: new Map<string, LoadScope>() });
-    Object.defineProperty(holder, KEY, { value: ch, enumerable: false, configurable: false, writable: false });
-  }
-  if (ch.protocol !== PROTOCOL) {
-    throw new NoLoadInProgressError(`this copy of plugd speaks registration protocol ${PROTOCOL} but the host ` +
-      `loading plugins speaks ${String(ch.protocol)}; install a plugd version compatible with the host's`);
-  }
-  return ch;
+  return table;
 }
 
 /**
@@ -65,29 +57,13 @@ export function register<Instance, Config = unknown>(registration: Registration<
   scope.register(registration);
 }
 
-/**
- * A `register()` bound to the module at `url`, made while that module evaluates (staged modules
- * get theirs from the rewrite of their `'plugd'` import): attribution without looking at the
- * stack. With `complete` (every `'plugd'` import of the module was rewritten, so none of its calls
- * can come through the stack), its load may forget the module once settled: a late call still
- * reaches its scope, and is reported late.
- */
-export function registerFor(url: string, complete = false): typeof register {
-  const ch = channel();
-  const scope = findScope(ch, [url]);
-  if (scope === undefined) {
-    return () => { throw new NoLoadInProgressError(`register() was called from ${url}, which plugd is not loading`); };
-  }
-  if (complete && ch.entries.get(url) === scope) scope.bound = true;
-  return (registration) => { scope.register(registration); };
-}
-
 /** The scope of the innermost caller that belongs to a load: an entry, else a folder plugin. */
 function findScope(ch: Channel, files: readonly string[]): LoadScope | undefined {
   for (const file of files) {
-    const url = file.startsWith('file:') ? file : file.startsWith('/') ? pathToFileURL(file).href : undefined;
+    const isUrl = file.startsWith('file:');
+    const url = isUrl ? file : file.startsWith('/') ? pathToFileURL(file).href : undefined;
     if (url === undefined) continue;
-    const entry = ch.entries.get(url);
+    const entry = isUrl ? ch.entries.get(url) : ch.newest.get(url);
     if (entry !== undefined) return entry;
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);

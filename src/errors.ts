@@ -126,9 +126,8 @@ export class PluginLoadError extends PlugdError {
   /** The raw value the module threw or rejected with (in memory only, never serialized). */
   readonly thrown: unknown;
 
-  /** `rendered` replaces the rendering of `thrown` in the message (e.g. with paths mapped back from a stage). */
-  constructor(file: string, reason: LoadFailureReason, thrown: unknown, timeoutMs?: number, rendered?: string) {
-    super(loadMessage(file, reason, rendered ?? renderThrown(thrown), timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
+  constructor(file: string, reason: LoadFailureReason, thrown: unknown, timeoutMs?: number) {
+    super(loadMessage(file, reason, renderThrown(thrown), timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
     this.file = file;
     this.reason = reason;
     this.thrown = thrown;

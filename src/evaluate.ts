@@ -3,18 +3,19 @@
  * which file is calling and whether the call is on time), each bounded by a timeout. Every failure
  * becomes a typed error naming the file; nothing a module throws escapes.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { channel, type LoadScope } from './channel.js';
 import { Deadlines, TIMED_OUT } from './deadline.js';
 import {
-  DuplicatePluginError, LateRegistrationError, PluginLoadError, renderThrown, safeGet,
+  DuplicatePluginError, IntegrityError, LateRegistrationError, PluginLoadError, safeGet,
   type LoadFailureReason, type PlugdError,
 } from './errors.js';
 import { nameOf, validateRegistration, type ValidRegistration } from './registration.js';
 import { fileUrl } from './file-url.js';
+import { moduleHooks } from './hooks.js';
+import type { LoadPlan } from './plan.js';
 import type { Entry } from './scan.js';
-import type { Placement } from './stage.js';
 
 /** What importing one entry gave. */
 export interface ModuleOutcome {
@@ -49,9 +50,6 @@ class ModuleScope implements LoadScope {
   settled = false;
   /** Set when the module failed: its late calls are not reported again. */
   failed = false;
-  /** See {@link LoadScope.bound}. */
-  bound = false;
-
   constructor(private readonly file: string, private readonly onLate: (error: LateRegistrationError) => void) {}
 
   register(raw: unknown): void {
@@ -76,33 +74,41 @@ class ModuleScope implements LoadScope {
 }
 
 /**
- * Imports every entry in parallel from where `placement` says; returns one outcome per entry, in
- * the entries' order.
+ * Imports every entry of `plan` in parallel, from its real file, at the generation the module
+ * hooks give it; returns one outcome per entry, in the entries' order.
  */
-export async function evaluate(placement: Placement, entries: readonly Entry[], options: EvaluateOptions): Promise<ModuleOutcome[]> {
-  const { entries: byUrl, folders } = channel();
+export async function evaluate(plan: LoadPlan, entries: readonly Entry[], options: EvaluateOptions): Promise<ModuleOutcome[]> {
+  const { entries: byUrl, folders, newest } = channel();
+  const hooks = moduleHooks();
   const deadlines = new Deadlines(options.timeout);
   return Promise.all(entries.map(async (entry): Promise<ModuleOutcome> => {
     const scope = new ModuleScope(entry.file, options.onLate);
-    const url = fileUrl(join(placement.base, entry.file));
+    // Node imports a symlinked entry from its real path, and stack frames name that: so do we.
+    const real = realPath(entry.path);
+    const plain = fileUrl(real);
+    const url = hooks.versioned(plain);
     byUrl.set(url, scope);
-    const slash = entry.file.indexOf('/');
-    if (slash > 0) folders.set(url.slice(0, url.length - entry.file.length + slash + 1), scope);
+    newest.set(plain, scope);
+    const folder = entry.file.includes('/') ? `${fileUrl(dirname(real))}/` : undefined;
+    if (folder !== undefined) folders.set(folder, scope);
     let failure: PluginLoadError | undefined;
     try {
       // Refused before import (permissions, paths, the lock): reported, never imported.
-      const refused = placement.problems(entry);
+      const refused = plan.problems(entry);
       if (refused.length > 0) {
         scope.errors.push(...refused);
       } else {
-        const result = await deadlines.race(import(placement.importUrl(entry)) as Promise<unknown>);
+        const result = await deadlines.race(import(url) as Promise<unknown>);
         if (result === TIMED_OUT) failure = new PluginLoadError(entry.file, 'timeout', undefined, options.timeout);
       }
     } catch (thrown) {
       if (!existsSync(entry.path)) return { entry, registrations: [], errors: [], vanished: true };
       // A registration error thrown out of the module's top level is reported as itself, once.
-      if (!scope.errors.includes(thrown as PlugdError)) {
-        failure = new PluginLoadError(entry.file, classify(thrown), thrown, undefined, placement.unstage(renderThrown(thrown)));
+      // (Only a locked load's hook raises one: elsewhere such a value is the module's own throw.)
+      const refused = plan.admission?.lock === undefined ? undefined : lockRefusal(thrown);
+      if (refused !== undefined) scope.errors.push(refused);
+      else if (!scope.errors.includes(thrown as PlugdError)) {
+        failure = new PluginLoadError(entry.file, classify(thrown), thrown);
       }
     } finally {
       scope.settled = true;
@@ -112,13 +118,28 @@ export async function evaluate(placement: Placement, entries: readonly Entry[], 
     options.onModule?.(entry.file);
     const outcome = { entry, registrations: scope.registrations, errors: scope.errors, vanished: false };
     // The scope holds nothing of the module's any more. It stays on the channel to tell late calls
-    // found by their stack; a bound register() needs no lookup, so that entry goes (a reload of a
-    // staged module would otherwise leave one behind for good).
+    // found by their stack (one small entry per module version, as Node keeps the module itself).
     scope.registrations = [];
     scope.errors = [];
-    if (scope.bound) byUrl.delete(url);
     return outcome;
   }));
+}
+
+/** The integrity error the load hook raised (a module of a locked directory whose bytes differ from the lock), if it is one. */
+function lockRefusal(thrown: unknown): IntegrityError | undefined {
+  if (safeGet(thrown, 'code') !== 'E_INTEGRITY') return undefined;
+  const [file, reason, expected, actual] = ['file', 'reason', 'expected', 'actual'].map((key) => safeGet(thrown, key));
+  if (typeof file !== 'string' || (reason !== 'mismatch' && reason !== 'unlisted') || typeof actual !== 'string') return undefined;
+  return new IntegrityError(file, reason, { ...(typeof expected === 'string' ? { expected } : {}), actual });
+}
+
+/** The real path of `path` (an entry may be a symlink), or `path` itself when it cannot be resolved (the import will say why). */
+function realPath(path: string): string {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return path;
+  }
 }
 
 function classify(thrown: unknown): LoadFailureReason {

@@ -12,7 +12,7 @@ import type { ValidRegistration } from './registration.js';
 import type { Entry } from './scan.js';
 import type { AdmitOptions } from './admit.js';
 import { unitOf } from './scan.js';
-import { place, type Placement } from './stage.js';
+import { freshLoad, planDir, type LoadPlan } from './plan.js';
 
 /** A plugin the registry accepted. */
 export interface PluginRecord {
@@ -48,8 +48,6 @@ export interface FileReport {
 export interface LoadReport {
   /** The plugin directory (absolute). */
   readonly dir: string;
-  /** Where its modules were imported from: `dir` itself, or a staged mirror of it (stack traces name it; inline modules name their own files). */
-  readonly importedFrom: string;
   /** True when no problem was found. */
   readonly ok: boolean;
   /** One entry per plugin file, in sorted order. */
@@ -116,8 +114,9 @@ export class Registry {
     this.#loading = true;
     try {
       const start = performance.now();
-      const placement = await place(resolve(dir), options.admit);
-      return await this.#load(placement, placement.entries, options, start);
+      const plan = await planDir(resolve(dir), options.admit);
+      await freshLoad(plan.dir);
+      return await this.#load(plan, plan.entries, options, start);
     } finally {
       this.#loading = false;
     }
@@ -126,10 +125,12 @@ export class Registry {
   /** {@link load} on an already scanned list of entries of `dir` (sorted by `file`). */
   async loadEntries(dir: string, entries: readonly Entry[], options: LoadOptions = {}): Promise<LoadReport> {
     const start = performance.now();
-    return this.#load(await place(resolve(dir)), entries, options, start);
+    const plan = await planDir(resolve(dir));
+    await freshLoad(plan.dir);
+    return this.#load(plan, entries, options, start);
   }
 
-  async #load(placement: Placement, entries: readonly Entry[], options: LoadOptions, start: number): Promise<LoadReport> {
+  async #load(placement: LoadPlan, entries: readonly Entry[], options: LoadOptions, start: number): Promise<LoadReport> {
     const dir = placement.dir;
     const late: LateRegistrationError[] = [];
     let returned = false;
@@ -165,7 +166,7 @@ export class Registry {
   }
 
   /** Decides, in sorted file order, which modules are accepted; returns the report and what to add. */
-  #evaluateCommit(placement: Placement, outcomes: readonly ModuleOutcome[], late: readonly LateRegistrationError[],
+  #evaluateCommit(placement: LoadPlan, outcomes: readonly ModuleOutcome[], late: readonly LateRegistrationError[],
     durationMs: number): { report: LoadReport; added: PluginRecord[] } {
     const { dir } = placement;
     const added = new Map<string, PluginRecord>();
@@ -204,7 +205,7 @@ export class Registry {
       if (unit === '*' ? units.size === 0 : !units.has(unit)) for (const e of refused) if (!errors.includes(e)) errors.push(e);
     }
     const warnings = [...(placement.admission?.warnings ?? [])];
-    return { report: { dir, importedFrom: placement.base, ok: errors.length === 0, files, plugins, errors, warnings, durationMs }, added: plugins };
+    return { report: { dir, ok: errors.length === 0, files, plugins, errors, warnings, durationMs }, added: plugins };
   }
 }
 

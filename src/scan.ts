@@ -42,7 +42,7 @@ export async function scan(dir: string): Promise<Entry[]> {
 
 /**
  * Every file below `dir` that a plugin may import (relative POSIX paths): all but dotfiles,
- * dot-folders and `node_modules`. What a stage mirrors.
+ * dot-folders and `node_modules`. What the admission checks and the lock cover.
  */
 export async function listTree(dir: string): Promise<string[]> {
   const root = await existingDir(dir);

@@ -1,4 +1,4 @@
-/** The channel: how register() finds the load its caller belongs to, from any copy of plugd. */
+/** The channel: how register() finds the load its caller belongs to. */
 import { describe, expect, test } from '@jest/globals';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { channel, register, type LoadScope } from '../src/channel.js';
@@ -17,6 +17,20 @@ function recorder(): LoadScope & { seen: unknown[] } {
   return { seen, register: (raw) => { seen.push(raw); } };
 }
 
+/**
+ * Makes `scope` this module's scope, as a load does: under its URL, and as the newest version of it
+ * (Jest's module VM names files by path in stack frames, which reach the newest version).
+ */
+function enter(scope: LoadScope): () => void {
+  const ch = channel();
+  ch.entries.set(thisFile, scope);
+  ch.newest.set(thisFile, scope);
+  return () => {
+    ch.entries.delete(thisFile);
+    ch.newest.delete(thisFile);
+  };
+}
+
 describe('register', () => {
   test('throws E_NO_LOAD when plugd is not loading the caller, whatever it is given', () => {
     for (const raw of [{ type: 'io.x.v1', id: 'y', init }, 'not even a registration', hostileProxy()]) {
@@ -33,24 +47,26 @@ describe('register', () => {
     }
   });
 
-  test('the channel lives on globalThis under Symbol.for("plugd.channel"), shared by every copy', () => {
+  test('the channel is private to plugd: nothing on globalThis lets plugin code reach it', () => {
     const ch = channel();
     expect(channel()).toBe(ch);
-    expect((globalThis as Record<symbol, unknown>)[Symbol.for('plugd.channel')]).toBe(ch);
-    expect(ch.protocol).toBe(2);
+    const reachable = [...Object.getOwnPropertyNames(globalThis), ...Object.getOwnPropertySymbols(globalThis)]
+      .map((key) => Reflect.get(globalThis, key) as unknown);
+    expect(reachable).not.toContain(ch);
+    expect(reachable).not.toContain(ch.entries);
+    expect(Object.isFrozen(ch)).toBe(true);
   });
 
   test("reaches the scope of the caller's module, by its URL, with the very object given", () => {
-    const ch = channel();
     const scope = recorder();
-    ch.entries.set(thisFile, scope);
+    const leave = enter(scope);
     try {
       const reg = { type: 'io.x.v1', id: 'y', init };
       register(reg);
       expect(scope.seen).toEqual([reg]);
       expect(scope.seen[0]).toBe(reg);
     } finally {
-      ch.entries.delete(thisFile);
+      leave();
     }
   });
 
@@ -72,24 +88,23 @@ describe('register', () => {
     const entry = recorder();
     const folder = recorder();
     const dir = thisFile.slice(0, thisFile.lastIndexOf('/') + 1);
-    ch.entries.set(thisFile, entry);
+    const leave = enter(entry);
     ch.folders.set(dir, folder);
     try {
       register({ type: 'io.x.v1', id: 'y', init });
       expect([entry.seen.length, folder.seen.length]).toEqual([1, 0]);
     } finally {
-      ch.entries.delete(thisFile);
+      leave();
       ch.folders.delete(dir);
     }
   });
 
   test('a scope that throws (an invalid registration) throws out of register()', () => {
-    const ch = channel();
-    ch.entries.set(thisFile, { register: () => { throw new Error('invalid'); } });
+    const leave = enter({ register: () => { throw new Error('invalid'); } });
     try {
       expect(() => { register({ type: 'io.x.v1', id: 'y', init }); }).toThrow('invalid');
     } finally {
-      ch.entries.delete(thisFile);
+      leave();
     }
   });
 

@@ -7,7 +7,13 @@ import { DuplicatePluginError, InvalidRegistrationError, LateRegistrationError, 
 import { evaluate, type ModuleOutcome } from '../src/evaluate.js';
 import { register } from '../src/channel.js';
 import { scan } from '../src/scan.js';
-import { place } from '../src/stage.js';
+import { freshLoad, planDir, type LoadPlan } from '../src/plan.js';
+
+/** The plan of a whole-directory load whose modules evaluate afresh (as Registry.load does). */
+async function freshPlan(dir: string): Promise<LoadPlan> {
+  await freshLoad(dir);
+  return planDir(dir);
+}
 
 const TIMEOUT = 5_000;
 const NOT_COMPARED = Symbol('not compared');
@@ -15,7 +21,7 @@ const NOT_COMPARED = Symbol('not compared');
 async function run(fixture: string, timeout = TIMEOUT, late: LateRegistrationError[] = []): Promise<Record<string, ModuleOutcome>> {
   const dir = resolve('fixtures', fixture);
   const entries = await scan(dir);
-  const outcomes = await evaluate(await place(dir), entries, { timeout, onLate: (e) => late.push(e) });
+  const outcomes = await evaluate(await freshPlan(dir), entries, { timeout, onLate: (e) => late.push(e) });
   expect(outcomes.map((o) => o.entry)).toEqual(entries); // one outcome per entry, in the entries' order
   return Object.fromEntries(outcomes.map((o) => [o.entry.file, o]));
 }
@@ -59,7 +65,7 @@ describe('evaluate: attribution', () => {
 
   test('register() from outside any module being imported is E_NO_LOAD, even while a load is running', async () => {
     const dir = resolve('fixtures/never-settles');
-    const pending = evaluate(await place(dir), await scan(dir), { timeout: 300, onLate: () => undefined });
+    const pending = evaluate(await freshPlan(dir), await scan(dir), { timeout: 300, onLate: () => undefined });
     expect(() => { register({ type: 'io.x.v1', id: 'intruder', init: () => ({}) }); }).toThrow(NoLoadInProgressError);
     const out = await pending;
     for (const o of out) expect(names(o)).not.toContain('io.x.v1.intruder');
@@ -163,7 +169,7 @@ describe('evaluate: import failures', () => {
     const dir = resolve('fixtures/ignored');
     const [a] = await scan(dir);
     const gone = { file: 'gone.js', path: join(dir, 'gone.js') };
-    const out = await evaluate(await place(dir), [a!, gone], { timeout: TIMEOUT, onLate: () => undefined });
+    const out = await evaluate(await freshPlan(dir), [a!, gone], { timeout: TIMEOUT, onLate: () => undefined });
     expect(out[1]).toEqual({ entry: gone, registrations: [], errors: [], vanished: true });
     expect(out[0]!.vanished).toBe(false);
     expect(names(out[0])).toEqual(['io.test.ignored.v1.a']);

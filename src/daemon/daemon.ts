@@ -1,11 +1,12 @@
 /**
  * `plugd serve` without the command line. Startup and every hot reload are one pipeline: import
- * units (a top-level file or a folder plugin) into a stage, {@link decide} what should run from
+ * units (a top-level file or a folder plugin) in place, {@link decide} what should run from
  * every unit's last good version, order it, then (re)start only what changed and what depends on
  * it. Real resources per plugin (dirs, the shared metadata database, pino child loggers), one log
  * line per plugin and a `ready` line, plugd's inventory in the database, and containerd's
  * `required_plugins` / `disabled_plugins`.
  */
+import { realpathSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,7 +21,10 @@ import { Runtime, type PluginState } from '../lifecycle.js';
 import { MetaStore } from '../meta.js';
 import type { PluginRecord } from '../registry.js';
 import type { AdmitOptions } from '../admit.js';
-import { place, stageUnits, type Placement } from '../stage.js';
+import { fileUrl } from '../file-url.js';
+import { moduleHooks, nextGeneration } from '../hooks.js';
+import { withoutGeneration } from '../loader-state.js';
+import { freshLoad, planDir, planUnits, type LoadPlan } from '../plan.js';
 import { unitDigest } from './digest.js';
 import { progress } from './progress.js';
 import { isModuleName, unitOf } from '../scan.js';
@@ -84,8 +88,10 @@ export class Daemon {
   #runtime: Runtime | undefined;
   #meta: MetaStore | undefined;
   #watcher: UnitWatcher | undefined;
-  /** Where modules were imported from (the dir and each stage): for blaming uncaught errors. */
-  readonly #bases = new Set<string>();
+  /** The unit of each entry module, by its real URL (without query): a changed module's importers lead to them. */
+  readonly #entryUnits = new Map<string, string>();
+  /** The size, mtime and inode of every file of each unit when it was last imported: what a change changed. */
+  readonly #signatures = new Map<string, ReadonlyMap<string, string>>();
   #ready = false;
   #stopping: Promise<void> | undefined;
   readonly #pending = new Map<string, number>();
@@ -117,7 +123,8 @@ export class Daemon {
     meta.event({ kind: 'start', detail: pluginDir });
     log.info({ dir: pluginDir, root, state, version: this.#version, watch: this.#watch }, 'starting');
 
-    const placement = await place(pluginDir, this.#policy);
+    const placement = await planDir(pluginDir, this.#policy);
+    await freshLoad(pluginDir);
     this.#admitted(placement);
     const shown = progress(process.stderr, `loading ${pluginDir}`);
     let settled = 0;
@@ -172,6 +179,7 @@ export class Daemon {
         else this.#enqueue(unit, at);
       });
       await this.#watcher.start();
+      for (const name of this.#watcher.names()) this.#signatures.set(name, this.#watcher.signatures(name) ?? new Map());
     }
     this.#ready = true;
     this.#heapAtReady = process.memoryUsage().heapUsed;
@@ -239,19 +247,18 @@ export class Daemon {
   blame(error: unknown): string[] {
     const stack = renderStack(error);
     if (stack === '') return [];
-    // Frames name a path (a staged file) or a URL (an inline module's sourceURL, percent-encoded).
-    const units = (file: string): string[] => [...this.#bases].flatMap((base) => {
-      const path = join(base, unitPrefix(file));
+    // Frames name a module's URL (with its generation query after a reload), or a CommonJS path.
+    const units = (file: string): string[] => {
+      const path = join(this.#config.pluginDir, unitPrefix(file));
       return [path, pathToFileURL(path).href];
-    });
+    };
     return this.#records.filter((p) => units(p.file).some((u) => stack.includes(u))).map((p) => p.name);
   }
 
-  /** Imports the given entries from `placement`; outcomes in the entries' order. */
-  async #import(placement: Placement, files: readonly string[], onModule?: () => void): Promise<ModuleOutcome[]> {
-    this.#bases.add(placement.base);
-    this.#bases.add(placement.dir); // inline modules name their own files in stack traces
+  /** Imports the given entries of `placement`; outcomes in the entries' order. */
+  async #import(placement: LoadPlan, files: readonly string[], onModule?: () => void): Promise<ModuleOutcome[]> {
     const entries = placement.entries.filter((e) => files.includes(e.file));
+    for (const entry of entries) this.#entryUnits.set(fileUrl(realPath(entry.path)), unitOf(entry.file));
     const outcomes = await evaluate(placement, entries, {
       timeout: this.#config.timeouts.load,
       onLate: (error) => { this.#log.warn({ file: error.file, plugin: error.plugin, code: error.code, err: error.message }, 'late registration refused'); },
@@ -264,7 +271,7 @@ export class Daemon {
   }
 
   /** Logs what the admission checks let through as warnings, and what they found missing. */
-  #admitted(placement: Placement): void {
+  #admitted(placement: LoadPlan): void {
     for (const w of placement.admission?.warnings ?? []) this.#log.warn({ file: w.toJSON().file, code: w.code, err: w.message }, 'insecure plugin file allowed');
     for (const e of placement.admission?.errors ?? []) this.#log.error({ file: e.toJSON().file, code: e.code, err: e.message }, 'plugin file refused');
   }
@@ -327,8 +334,41 @@ export class Daemon {
     })();
   }
 
-  /** One reload pass over `batch` (unit -> time of its first event): the hot-reload pipeline. */
-  async #reload(batch: ReadonlyMap<string, number>): Promise<void> {
+  /**
+   * The units a change to the units in `batch` reloads, and gives their changed modules (and every
+   * module of the plugin directory that imports one, up to the entries) a new generation, so that
+   * they evaluate again while every other module keeps its instance. A changed file inside a
+   * folder plugin reloads that plugin even when no module imports it (an asset, a data file).
+   * Returns the units (with the time of their first event) and which of them a shared module
+   * pulled in (their own files did not change).
+   */
+  async #expand(batch: ReadonlyMap<string, number>): Promise<{ units: Map<string, number>; pulled: Set<string> }> {
+    const seeds: string[] = [];
+    for (const name of batch.keys()) {
+      const before = this.#signatures.get(name) ?? new Map<string, string>();
+      const now = this.#watcher?.signatures(name) ?? new Map<string, string>();
+      this.#signatures.set(name, now);
+      for (const [file, sig] of now) if (before.get(file) !== sig) seeds.push(fileUrl(realPath(file)));
+      const entry = await entryOf(this.#config.pluginDir, name);
+      if (entry !== undefined) seeds.push(fileUrl(realPath(join(this.#config.pluginDir, entry))));
+    }
+    const hooks = moduleHooks();
+    const again = await hooks.importersOf(seeds);
+    if (again.size > 0) await hooks.apply({ kind: 'files', files: [...again], generation: nextGeneration() });
+    const units = new Map(batch);
+    const pulled = new Set<string>();
+    for (const url of again) {
+      const unit = this.#entryUnits.get(withoutGeneration(url));
+      if (unit === undefined || units.has(unit)) continue;
+      units.set(unit, Math.min(...batch.values()));
+      pulled.add(unit);
+    }
+    return { units, pulled };
+  }
+
+  /** One reload pass over `changed` (unit -> time of its first event): the hot-reload pipeline. */
+  async #reload(changed: ReadonlyMap<string, number>): Promise<void> {
+    const { units: batch, pulled } = await this.#expand(changed);
     const dir = this.#config.pluginDir;
     const log = this.#log;
     const watcher = this.#watcher;
@@ -350,14 +390,15 @@ export class Daemon {
         continue;
       }
       const digest = (await unitDigest(dir, entry)) ?? '';
-      if (existing?.attempted === digest && existing.entry === entry) continue; // the same bytes again
-      if (existing?.entry === entry && this.#liveDigest(name) === digest) {
+      const same = !pulled.has(name) && existing?.entry === entry;
+      if (same && existing.attempted === digest) continue; // the same bytes again
+      if (same && this.#liveDigest(name) === digest) {
         // Back to exactly the bytes that are live (a broken save reverted): no new version, the error is gone.
         existing.attempted = digest;
         existing.loadErrors = [];
         continue;
       }
-      const placement = await stageUnits(dir, [name], this.#policy);
+      const placement = await planUnits(dir, [name], this.#policy);
       this.#admitted(placement);
       const [outcome] = await this.#import(placement, [entry]);
       if (watcher !== undefined && watcher.snapshot(name) !== seen.get(name)) continue; // still changing: retried once quiet
@@ -453,6 +494,15 @@ export class Daemon {
     for (const p of this.#runtime?.plugins ?? []) counts[p.status]++;
     counts.filesFailed = [...this.#units.values()].filter((u) => !this.#isLive(u)).length;
     return counts;
+  }
+}
+
+/** The real path of `path`, or `path` when it cannot be resolved. */
+function realPath(path: string): string {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return path;
   }
 }
 

@@ -80,6 +80,11 @@ export class UnitWatcher {
     if (initial.length > 0) await new Promise<void>((resolve) => { watcher.once('ready', () => { resolve(); }); });
   }
 
+  /** The top-level names being watched (plugins, folders that may hold their modules, the lock). */
+  names(): string[] {
+    return [...this.#watched];
+  }
+
   /** A top-level name changed (`null`: the platform did not say which): watch it if new, and settle its unit. */
   #named(name: string | Buffer | null): void {
     if (this.#closed) return;
@@ -188,21 +193,31 @@ export class UnitWatcher {
 
   /** The size, mtime and inode of every file of `unit`, as one comparable string. */
   snapshot(unit: string): string {
+    const files = this.signatures(unit);
+    if (files === undefined) return 'gone';
+    return [...files].map(([file, sig]) => `${file}:${sig}`).join('|');
+  }
+
+  /**
+   * The size, mtime and inode of every file of `unit` (absolute path -> signature, sorted by
+   * path; dot entries and `node_modules` aside), or undefined when it is gone.
+   */
+  signatures(unit: string): Map<string, string> | undefined {
     const path = join(this.#dir, unit);
     try {
       const info = statSync(path);
-      if (!info.isDirectory()) return `${info.size}:${info.mtimeMs}:${info.ino}`;
-      const parts: string[] = [];
+      if (!info.isDirectory()) return new Map([[path, `${info.size}:${info.mtimeMs}:${info.ino}`]]);
+      const files: [string, string][] = [];
       for (const entry of readdirSync(path, { recursive: true, withFileTypes: true })) {
         if (!entry.isFile()) continue;
         const file = join(entry.parentPath, entry.name);
         if (relative(path, file).split(sep).some((p) => p.startsWith('.') || p === 'node_modules')) continue;
         const s = statSync(file);
-        parts.push(`${file}:${s.size}:${s.mtimeMs}:${s.ino}`);
+        files.push([file, `${s.size}:${s.mtimeMs}:${s.ino}`]);
       }
-      return parts.sort().join('|');
+      return new Map(files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     } catch {
-      return 'gone';
+      return undefined;
     }
   }
 

@@ -1,0 +1,204 @@
+/**
+ * What plugd's module hooks know, as plain data with pure rules: the same code runs in-thread
+ * (`module.registerHooks`) and in Node 20's hooks thread (`module.register`).
+ *
+ * Node's ESM cache keys a module by its URL and never evicts it, so a module evaluates again only
+ * under a new URL. plugd gives such a module a *generation* query (`file:///dir/a.js?plugd=3`),
+ * as Vite and dynohot do; every module without a generation keeps the URL plain Node gives it.
+ * The resolve rule:
+ *   - `'plugd'` resolves to the host's own module, from any importer;
+ *   - anything else resolves as Node resolves it, and then gets its file's generation, if it has one;
+ *   - an import edge between two plugin modules (outside `node_modules`) is kept, so a reload can
+ *     walk from a changed file to the modules that import it.
+ */
+
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The query key that carries a module's generation. */
+const KEY = 'plugd';
+const GENERATION = /([?&])plugd=\d+(&|$)/;
+
+/** A change to the state, applied alike in every thread that resolves modules. */
+export type StateUpdate =
+  /** Every module file of the plugin directory `dir` (a URL ending in `/`) evaluates again at `generation`. */
+  | { readonly kind: 'dir'; readonly dir: string; readonly generation: number }
+  /** The module files `files` (URLs without query) evaluate again at `generation`. */
+  | { readonly kind: 'files'; readonly files: readonly string[]; readonly generation: number }
+  /** Modules of `dir` must have these sha256 digests (relative POSIX path -> hex); `null` lifts the lock. */
+  | { readonly kind: 'lock'; readonly dir: string; readonly files: Readonly<Record<string, string>> | null };
+
+/** Why a module of a locked directory must not run: what the load hook throws, as plain data (it may cross threads). */
+export interface LockRefusal {
+  readonly code: 'E_INTEGRITY';
+  readonly file: string;
+  readonly reason: 'mismatch' | 'unlisted';
+  readonly expected?: string;
+  readonly actual: string;
+}
+
+/** The result of a resolve step, as Node's hooks return it. */
+export interface Resolved {
+  url: string;
+  format?: string | null | undefined;
+  shortCircuit?: boolean;
+  importAttributes?: Record<string, string>;
+}
+
+/** The result of a load step, as Node's hooks return it. */
+export interface Loaded {
+  format?: string | null | undefined;
+  source?: string | ArrayBuffer | ArrayBufferView | null | undefined;
+  shortCircuit?: boolean;
+}
+
+/** The resolver state of one thread. */
+export class LoaderState {
+  /** Plugin directories (URLs ending in `/`), with the generation all their modules have at least. */
+  readonly #dirs = new Map<string, number>();
+  /** Module files (URLs without query) with a generation of their own. */
+  readonly #files = new Map<string, number>();
+  /** Importer -> the plugin modules it imports (URLs without query). */
+  readonly #imports = new Map<string, Set<string>>();
+  /** The generation at which each importer's edges were recorded: a new version starts afresh. */
+  readonly #edgesAt = new Map<string, number>();
+  /** Locked plugin directories (URLs ending in `/`) and the digests their modules must have. */
+  readonly #locks = new Map<string, Readonly<Record<string, string>>>();
+
+  /** @param plugd The URL of the host's own plugd module, which `'plugd'` resolves to. */
+  constructor(readonly plugd: string) {}
+
+  /** Applies `update`. */
+  apply(update: StateUpdate): void {
+    if (update.kind === 'dir') this.#dirs.set(update.dir, update.generation);
+    else if (update.kind === 'files') for (const file of update.files) this.#files.set(file, update.generation);
+    else if (update.files === null) this.#locks.delete(update.dir);
+    else this.#locks.set(update.dir, update.files);
+  }
+
+  /** True while some directory is locked: only then is there anything for a load hook to check. */
+  get locked(): boolean {
+    return this.#locks.size > 0;
+  }
+
+  /**
+   * The load rule: the bytes `source` about to be evaluated for `url` must be the ones the lock of
+   * their directory lists. Hashing the very bytes Node evaluates leaves no gap between check and
+   * run. Returns why not, or undefined. (`source` is absent for CommonJS on older Node: the file is
+   * then read here, and checked, but Node reads it again itself.)
+   */
+  refusal(url: string, source: string | ArrayBuffer | ArrayBufferView | null | undefined): LockRefusal | undefined {
+    if (this.#locks.size === 0 || !url.startsWith('file:')) return undefined;
+    const plain = stripQuery(withoutGeneration(url));
+    for (const [dir, files] of this.#locks) {
+      if (!plain.startsWith(dir)) continue;
+      const file = decodeURIComponent(plain.slice(dir.length));
+      if (file.split('/').some((part) => part.startsWith('.') || part === 'node_modules')) return undefined;
+      const actual = sha256(source ?? readFileSync(fileURLToPath(plain)));
+      const expected = Object.hasOwn(files, file) ? files[file] : undefined;
+      if (expected === actual) return undefined;
+      return { code: 'E_INTEGRITY', file, reason: expected === undefined ? 'unlisted' : 'mismatch', ...(expected === undefined ? {} : { expected }), actual };
+    }
+    return undefined;
+  }
+
+  /** The generation of the module file `url` (without query): 0 when it never had to evaluate again. */
+  generation(url: string): number {
+    const own = this.#files.get(url) ?? 0;
+    const dir = this.#dirOf(url);
+    return dir === undefined ? own : Math.max(own, this.#dirs.get(dir) ?? 0);
+  }
+
+  /** `url` (a module file, without plugd's query) as it must be imported now: with its generation, if any. */
+  versioned(url: string): string {
+    const generation = this.generation(withoutGeneration(url));
+    if (generation === 0) return url;
+    return `${url}${url.includes('?') ? '&' : '?'}${KEY}=${generation}`;
+  }
+
+  /**
+   * One resolve step: `'plugd'` to the host; anything else as `next` resolves it, with its
+   * generation; the edge recorded when both ends are plugin modules.
+   */
+  resolve<R extends Resolved>(specifier: string, parentURL: string | undefined, next: () => R): R | Resolved {
+    if (specifier === 'plugd') return { url: this.plugd, format: 'module', shortCircuit: true };
+    const result = next();
+    const { url } = result;
+    if (!url.startsWith('file:')) return result;
+    const base = withoutGeneration(url);
+    const plain = stripQuery(base);
+    if (parentURL !== undefined && parentURL.startsWith('file:') && !plain.includes('/node_modules/')) this.#edge(parentURL, plain);
+    if (this.generation(plain) === 0) return url === base ? result : { ...result, url: base };
+    return { ...result, url: this.versioned(base) };
+  }
+
+  /**
+   * Every plugin module that imports one of `files` (URLs without query), directly or through
+   * other plugin modules, the files themselves included: what must evaluate again when they change.
+   */
+  importersOf(files: Iterable<string>): Set<string> {
+    const importedBy = new Map<string, string[]>();
+    for (const [from, tos] of this.#imports) {
+      for (const to of tos) {
+        const list = importedBy.get(to);
+        if (list === undefined) importedBy.set(to, [from]);
+        else list.push(from);
+      }
+    }
+    const found = new Set(files);
+    for (const file of found) for (const from of importedBy.get(file) ?? []) found.add(from);
+    return found;
+  }
+
+  /** The module files `from` imports (URLs without query), as last recorded. */
+  importsOf(from: string): readonly string[] {
+    return [...this.#imports.get(from) ?? []];
+  }
+
+  /** Records that `parentURL` imports `child`, when the parent is a plugin module (inside a plugin directory, or imported by one). */
+  #edge(parentURL: string, child: string): void {
+    const parent = stripQuery(withoutGeneration(parentURL));
+    if (!this.#imports.has(parent) && this.#dirOf(parent) === undefined) return;
+    const at = generationIn(parentURL);
+    let edges = this.#imports.get(parent);
+    if (edges === undefined || this.#edgesAt.get(parent) !== at) {
+      edges = new Set();
+      this.#imports.set(parent, edges);
+      this.#edgesAt.set(parent, at);
+    }
+    edges.add(child);
+    if (!this.#imports.has(child)) this.#imports.set(child, new Set());
+  }
+
+  /** The plugin directory `url` lies in (not inside a `node_modules` below it), if any. */
+  #dirOf(url: string): string | undefined {
+    for (const dir of this.#dirs.keys()) {
+      if (url.startsWith(dir) && !url.includes('/node_modules/', dir.length - 1)) return dir;
+    }
+    return undefined;
+  }
+}
+
+/** `url` without plugd's generation query (other query parameters kept). */
+export function withoutGeneration(url: string): string {
+  if (!url.includes(`${KEY}=`)) return url;
+  return url.replace(GENERATION, (_, lead: string, tail: string) => (tail === '&' ? lead : '')).replace(/[?&]$/, '');
+}
+
+/** The generation in `url`'s query, or 0. */
+export function generationIn(url: string): number {
+  const match = GENERATION.exec(url);
+  return match === null ? 0 : Number(/\d+/.exec(match[0])?.[0] ?? 0);
+}
+
+function sha256(bytes: string | ArrayBuffer | ArrayBufferView): string {
+  const data = typeof bytes === 'string' ? bytes
+    : bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function stripQuery(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}

@@ -1,0 +1,119 @@
+/** The resolve and load rules of plugd's module hooks, as pure data (the hooks themselves run them in Node's loader). */
+import { describe, expect, test } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { generationIn, LoaderState, withoutGeneration } from '../src/loader-state.js';
+
+const PLUGD = 'file:///host/dist/src/index.js';
+const DIR = 'file:///plugins/';
+
+/** A state that knows the plugin directory DIR, and a `next` that resolves relative specifiers against their parent. */
+function setup(): { state: LoaderState; resolve: (specifier: string, parent?: string) => string } {
+  const state = new LoaderState(PLUGD);
+  state.apply({ kind: 'dir', dir: DIR, generation: 0 });
+  const resolve = (specifier: string, parent = `${DIR}a.js`): string =>
+    state.resolve(specifier, parent, () => ({ url: new URL(specifier, parent).href })).url;
+  return { state, resolve };
+}
+
+describe('the generation query', () => {
+  const cases: [string, string, number][] = [
+    ['file:///p/a.js', 'file:///p/a.js', 0],
+    ['file:///p/a.js?plugd=3', 'file:///p/a.js', 3],
+    ['file:///p/a.js?x=1&plugd=3', 'file:///p/a.js?x=1', 3],
+    ['file:///p/a.js?plugd=3&x=1', 'file:///p/a.js?x=1', 3],
+    ['file:///p/a.js?x=1', 'file:///p/a.js?x=1', 0],
+  ];
+  test.each(cases)('%s: without it %s, generation %d', (url, plain, generation) => {
+    expect(withoutGeneration(url)).toBe(plain);
+    expect(generationIn(url)).toBe(generation);
+  });
+});
+
+describe('resolve', () => {
+  test("'plugd' resolves to the host's module from any importer, without asking Node", () => {
+    const { state } = setup();
+    for (const parent of [`${DIR}a.js`, 'file:///elsewhere/x.js', undefined]) {
+      expect(state.resolve('plugd', parent, () => { throw new Error('asked Node'); })).toEqual({ url: PLUGD, format: 'module', shortCircuit: true });
+    }
+  });
+
+  test('a module that never had to evaluate again resolves exactly as Node resolves it', () => {
+    const { resolve } = setup();
+    expect(resolve('./lib/bus.js')).toBe(`${DIR}lib/bus.js`);
+    expect(resolve('file:///elsewhere/x.js')).toBe('file:///elsewhere/x.js');
+  });
+
+  test('changed files get their generation; every other module keeps its URL', () => {
+    const { state, resolve } = setup();
+    state.apply({ kind: 'files', files: [`${DIR}lib/bus.js`], generation: 4 });
+    expect(resolve('./lib/bus.js')).toBe(`${DIR}lib/bus.js?plugd=4`);
+    expect(resolve('./lib/other.js')).toBe(`${DIR}lib/other.js`);
+    // From a reloaded importer as well: the parent's query does not change what its imports resolve to.
+    expect(resolve('./lib/other.js', `${DIR}a.js?plugd=4`)).toBe(`${DIR}lib/other.js`);
+  });
+
+  test('a new generation for the directory makes all its modules evaluate again, but not its node_modules', () => {
+    const { state, resolve } = setup();
+    state.apply({ kind: 'dir', dir: DIR, generation: 7 });
+    expect(resolve('./lib/bus.js')).toBe(`${DIR}lib/bus.js?plugd=7`);
+    expect(resolve('./folder/node_modules/ms/index.js')).toBe(`${DIR}folder/node_modules/ms/index.js`);
+    expect(resolve('file:///elsewhere/x.js')).toBe('file:///elsewhere/x.js');
+    expect(state.versioned(`${DIR}a.js`)).toBe(`${DIR}a.js?plugd=7`);
+  });
+
+  test('an import that carries a stale generation gets the current one', () => {
+    const { state, resolve } = setup();
+    state.apply({ kind: 'files', files: [`${DIR}b.js`], generation: 2 });
+    expect(resolve(`${DIR}b.js?plugd=1`)).toBe(`${DIR}b.js?plugd=2`);
+  });
+});
+
+describe('the import graph', () => {
+  test('importersOf walks from changed files to every plugin module that imports them, transitively', () => {
+    const { state, resolve } = setup();
+    resolve('./lib/bus.js', `${DIR}a.js`);
+    resolve('../lib/bus.js', `${DIR}b/index.js`);
+    resolve('./helper.js', `${DIR}b/index.js`);
+    resolve('./log.js', `${DIR}lib/bus.js`);
+    resolve('./d.js', `${DIR}c.js`);
+    expect([...state.importersOf([`${DIR}lib/log.js`])].sort())
+      .toEqual([`${DIR}a.js`, `${DIR}b/index.js`, `${DIR}lib/bus.js`, `${DIR}lib/log.js`]);
+    expect([...state.importersOf([`${DIR}b/helper.js`])].sort()).toEqual([`${DIR}b/helper.js`, `${DIR}b/index.js`]);
+  });
+
+  test('a new version of an importer starts its edges afresh: an import it dropped no longer reloads it', () => {
+    const { state, resolve } = setup();
+    resolve('./lib/old.js', `${DIR}a.js`);
+    resolve('./lib/new.js', `${DIR}a.js?plugd=2`);
+    expect(state.importsOf(`${DIR}a.js`)).toEqual([`${DIR}lib/new.js`]);
+    expect(state.importersOf([`${DIR}lib/old.js`])).toEqual(new Set([`${DIR}lib/old.js`]));
+  });
+
+  test('imports of code outside any plugin module, and of packages, are not kept', () => {
+    const { state, resolve } = setup();
+    resolve('./x.js', 'file:///host/dist/src/cli/main.js');
+    resolve('./node_modules/ms/index.js', `${DIR}a.js`);
+    expect(state.importsOf('file:///host/dist/src/cli/main.js')).toEqual([]);
+    expect(state.importsOf(`${DIR}a.js`)).toEqual([]);
+  });
+});
+
+describe('the lock (the load step)', () => {
+  const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+  test('passes the bytes the lock lists, refuses others with both digests, and unlisted files', () => {
+    const state = new LoaderState(PLUGD);
+    expect(state.locked).toBe(false);
+    state.apply({ kind: 'lock', dir: DIR, files: { 'a.js': sha('A'), 'lib/b.js': sha('B') } });
+    expect(state.locked).toBe(true);
+    expect(state.refusal(`${DIR}a.js?plugd=2`, 'A')).toBeUndefined();
+    expect(state.refusal(`${DIR}lib/b.js`, Buffer.from('B'))).toBeUndefined();
+    expect(state.refusal(`${DIR}a.js`, 'changed')).toEqual({ code: 'E_INTEGRITY', file: 'a.js', reason: 'mismatch', expected: sha('A'), actual: sha('changed') });
+    expect(state.refusal(`${DIR}new.js`, 'N')).toEqual({ code: 'E_INTEGRITY', file: 'new.js', reason: 'unlisted', actual: sha('N') });
+    // Outside the directory, and the plugin's own packages, are not the lock's to judge.
+    expect(state.refusal('file:///elsewhere/x.js', 'X')).toBeUndefined();
+    expect(state.refusal(`${DIR}f/node_modules/ms/index.js`, 'M')).toBeUndefined();
+    state.apply({ kind: 'lock', dir: DIR, files: null });
+    expect(state.refusal(`${DIR}a.js`, 'changed')).toBeUndefined();
+  });
+});
