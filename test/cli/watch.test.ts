@@ -561,4 +561,71 @@ describe('plugd serve --watch', () => {
     expect(pluginOf(doc, `${A}.a`)).toMatchObject({ status: 'ok', generation: 1 });
     expect(fileOf(doc, 'a.js')).toEqual({ file: 'a.js', status: 'loaded', generation: 1, sha256: sha256(v1) });
   });
+
+  describe('what a plugin imports is watched: the import graph the module hooks see', () => {
+    /** lib/bus.js, shared by plugins: logs `bus:<version>` each time it evaluates, and hands out one token per instance. */
+    const bus = (p: Project, version: number): string => `import { appendFileSync } from 'node:fs';
+appendFileSync(${JSON.stringify(p.events)}, 'bus:${version}\\n');
+export const bus = { version: ${version}, token: Symbol('bus') };
+globalThis.__plugdTestBuses ??= new Set();
+globalThis.__plugdTestBuses.add(bus.token);
+`;
+    /** A plugin that logs which bus version it sees, and how many bus instances exist so far. */
+    const user = (p: Project, id: string, version = 1): string => source(p, {
+      type: `io.t.${id}.v1`, id, version,
+      top: "import { bus } from './lib/bus.js';",
+      init: "log(ID + ' uses bus:' + bus.version + ' of ' + globalThis.__plugdTestBuses.size);",
+    });
+
+    test('editing a shared module reloads every plugin that imports it, and they share its one new instance', async () => {
+      const p = await project();
+      put(p, 'lib/bus.js', bus(p, 1));
+      put(p, 'a.js', user(p, 'a'));
+      put(p, 'b.js', user(p, 'b'));
+      put(p, 'c.js', source(p, { type: 'io.t.c.v1', id: 'c' }));
+      const d = await watching(p);
+      expect(events(p).filter((e) => e.startsWith('bus:'))).toEqual(['bus:1']);
+
+      put(p, 'lib/bus.js', bus(p, 2));
+      await waitReload(d, { file: 'a.js', result: 'live', generation: 2 });
+      await waitReload(d, { file: 'b.js', result: 'live', generation: 2 });
+      const after = events(p).slice(events(p).indexOf('bus:2'));
+      // One evaluation of the new bus, seen by both plugins; c imports nothing of it and stays.
+      expect(after.filter((e) => e.startsWith('bus:'))).toEqual(['bus:2']);
+      expect(after).toEqual(expect.arrayContaining(['a uses bus:2 of 2', 'b uses bus:2 of 2']));
+      expect(events(p)).not.toContain('close:c@1');
+      const doc = await ls(p);
+      expect(pluginOf(doc, 'io.t.c.v1.c')).toMatchObject({ status: 'ok', generation: 1 });
+    });
+
+    test('editing one plugin re-evaluates it alone: the unchanged shared module keeps its instance', async () => {
+      const p = await project();
+      put(p, 'lib/bus.js', bus(p, 1));
+      put(p, 'a.js', user(p, 'a'));
+      put(p, 'b.js', user(p, 'b'));
+      const d = await watching(p);
+
+      put(p, 'a.js', user(p, 'a', 2));
+      await waitReload(d, { file: 'a.js', result: 'live', generation: 2 });
+      expect(events(p).filter((e) => e.startsWith('bus:'))).toEqual(['bus:1']);
+      expect(events(p)).toContain('a uses bus:1 of 1');
+      expect(reloadLines(d, 'b.js')).toEqual([]);
+    });
+
+    test('a changed file inside a folder plugin that no module imports (a data file) reloads the plugin', async () => {
+      const p = await project();
+      put(p, 'folder/data.txt', 'one');
+      put(p, 'folder/index.js', source(p, {
+        type: A, id: 'f',
+        top: "import { readFileSync } from 'node:fs';",
+        init: "log('data:' + readFileSync(new URL('./data.txt', import.meta.url), 'utf8'));",
+      }));
+      const d = await watching(p);
+      expect(events(p)).toContain('data:one');
+
+      put(p, 'folder/data.txt', 'two');
+      await waitReload(d, { file: 'folder/index.js', result: 'live', generation: 2 });
+      expect(events(p)).toContain('data:two');
+    });
+  });
 });
