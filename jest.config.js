@@ -12,7 +12,8 @@ export default {
   transformIgnorePatterns: ['/node_modules/', '\\.m?js$'],
   moduleNameMapper: {
     '^plugd$': '<rootDir>/src/index.ts',
-    '^plugd/testing$': '<rootDir>/src/testing.ts',
+    // As users import it: compiled (its check runs in a worker thread, which loads compiled code).
+    '^plugd/testing$': '<rootDir>/dist/src/testing.js',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   setupFilesAfterEnv: ['<rootDir>/test/support/setup.ts'],

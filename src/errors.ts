@@ -479,6 +479,34 @@ export class SkipPluginError extends Error {
   readonly code = ErrorCodes.SKIP_PLUGIN;
 }
 
+/** The class of each code a load or a check reports. */
+const REPORTED: Readonly<Record<string, { prototype: PlugdError; name: string }>> = {
+  [ErrorCodes.PLUGIN_LOAD]: PluginLoadError,
+  [ErrorCodes.INVALID_REGISTRATION]: InvalidRegistrationError,
+  [ErrorCodes.DUPLICATE_PLUGIN]: DuplicatePluginError,
+  [ErrorCodes.LATE_REGISTRATION]: LateRegistrationError,
+  [ErrorCodes.DEPENDENCY]: DependencyError,
+  [ErrorCodes.PLUGIN_INIT]: PluginInitError,
+  [ErrorCodes.PLUGIN_CLOSE]: PluginCloseError,
+  [ErrorCodes.CONFIG]: ConfigError,
+  [ErrorCodes.NO_LOAD]: NoLoadInProgressError,
+  [ErrorCodes.PLUGIN_PERMISSIONS]: PluginPermissionsError,
+  [ErrorCodes.PLUGIN_PATH]: PluginPathError,
+  [ErrorCodes.INTEGRITY]: IntegrityError,
+};
+
+/**
+ * The error whose JSON form is `json`, as an instance of its class (`instanceof` and `code` work),
+ * e.g. for a problem found in a worker thread. The JSON form holds no `thrown` and no `cause`:
+ * those stay where the error was made.
+ */
+export function reviveError(json: ErrorJSON): PlugdError {
+  const Class = Object.hasOwn(REPORTED, json.code) ? REPORTED[json.code] : undefined;
+  const error = Object.create(Class?.prototype ?? PlugdError.prototype) as PlugdError;
+  Object.assign(error, { name: Class?.name ?? 'PlugdError', stack: `${Class?.name ?? 'PlugdError'}: ${json.message}` }, json);
+  return error;
+}
+
 /** True when `value` is a {@link SkipPluginError} from any copy of plugd. Never throws. */
 export function isSkip(value: unknown): boolean {
   return types.isNativeError(value) && safeGet(value, 'code') === ErrorCodes.SKIP_PLUGIN;

@@ -14,17 +14,21 @@
  * ```
  */
 import { isDeepStrictEqual } from 'node:util';
-// Link plugd's whole public module graph before any plugin imports 'plugd': Jest's ESM loader
-// fails ("request for 'zod' is not in cache") when parallel imports link the same new graph.
-import './index.js';
-import { check, type CheckOptions, type CheckResult } from './check.js';
+import type { CheckOptions, CheckResult } from './check.js';
+import { checkIsolated } from './check-isolated.js';
 import type { ErrorJSON } from './errors.js';
 
 export type { CheckResult, CheckReport, CheckPlugin } from './check.js';
 
-/** Loads `dir` into a fresh registry (and with `init`, starts and stops its plugins); never throws for plugin problems. */
+/**
+ * Loads `dir` into a fresh registry (and with `init`, starts and stops its plugins), as
+ * `plugd check` does; never throws for plugin problems. The check runs in a worker thread, so
+ * Node's own module loader imports the plugins whatever runs the test (Jest's VM, Vitest,
+ * `node:test`): no module mapping or experimental flag is needed. The errors are rebuilt from the
+ * report: instances of plugd's error classes, without the raw `thrown` values.
+ */
 export async function checkDir(dir: string, options: CheckOptions = {}): Promise<CheckResult> {
-  return check(dir, { timeout: 2_000, ...options });
+  return checkIsolated(dir, { timeout: 2_000, ...options });
 }
 
 /** What an expected error may say: any subset of the fields of the JSON form. */

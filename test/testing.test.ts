@@ -1,6 +1,11 @@
-/** plugd/testing: the helpers users' own Jest suites use on their plugin directories. */
+/**
+ * plugd/testing: the helpers users' own Jest suites use on their plugin directories, imported as
+ * users import them (the build's `plugd/testing`).
+ */
 import { describe, expect, test } from '@jest/globals';
-import { assertErrors, checkDir, diffErrors, plugdMatchers, type ExpectedError } from '../src/testing.js';
+import { rm } from 'node:fs/promises';
+import { tempPluginDir } from './support/cli.js';
+import { assertErrors, checkDir, diffErrors, plugdMatchers, type ExpectedError } from 'plugd/testing';
 
 expect.extend(plugdMatchers);
 
@@ -35,5 +40,33 @@ describe('plugd/testing', () => {
     expect(() => { assertErrors(result, []); }).toThrow(/unexpected error #1: E_DUPLICATE_PLUGIN/);
     expect(plugdMatchers.toLoadCleanly(result).pass).toBe(false);
     expect(plugdMatchers.toHaveLoadErrors(result, [{ code: 'E_DUPLICATE_PLUGIN' }]).pass).toBe(true);
+  });
+
+  test("the check runs under Node's own module loader, whatever runs the test", async () => {
+    const result = await checkDir('fixtures/node-loader', { init: true });
+    expect(result).toLoadCleanly();
+    expect(result.report.plugins.map((p) => p.name)).toEqual(['io.test.loader.v1.resolve', 'io.test.loader.v1.json']);
+  });
+
+  test('its errors are instances of their classes, equal to the report', async () => {
+    const result = await checkDir('fixtures/duplicate');
+    const [error] = result.errors;
+    expect(error).toBeInstanceOf(Error);
+    expect(error?.constructor.name).toBe('DuplicatePluginError');
+    expect(error).toMatchObject({ name: 'DuplicatePluginError', code: 'E_DUPLICATE_PLUGIN', file: 'b.js', firstFile: 'a.js' });
+    expect(result.errors.map((e) => e.toJSON())).toEqual(result.report.errors);
+  });
+
+  test('a plugin that exits its process ends the check with an error naming the directory, not the test run', async () => {
+    const dir = await tempPluginDir({ 'a.js': "import { register } from 'plugd';\nprocess.exit(0);\n" });
+    try {
+      await expect(checkDir(dir)).rejects.toThrow(`checking "${dir}": its worker exited (code 0) before reporting`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an unreadable directory rejects with its code, as plugd check exits 2 for it', async () => {
+    await expect(checkDir('fixtures/no-such-dir')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -6,7 +6,7 @@ import { describe, expect, test } from '@jest/globals';
 import { cp, mkdir, readdir, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { check } from '../../src/check.js';
+import { checkDir } from 'plugd/testing';
 import { BIN, plugd, tempPluginDir } from '../support/cli.js';
 
 interface Doc {
@@ -178,13 +178,12 @@ describe('plugd check --json', () => {
     ]);
   });
 
-  test('the CLI and the library agree on every fixture directory', async () => {
+  test('the CLI and plugd/testing (the library, in a worker) agree on every fixture directory', async () => {
     const dirs = (await readdir('fixtures', { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => join('fixtures', d.name));
     expect(dirs.length).toBeGreaterThan(0);
     for (const dir of dirs) {
-      const run = await plugd(['check', dir, '--json', '--timeout', '1000']);
+      const [run, { report: lib }] = await Promise.all([plugd(['check', dir, '--json', '--timeout', '1000']), checkDir(dir, { timeout: 1000 })]);
       const doc = parse(run.stdout);
-      const lib = (await check(dir, { timeout: 1000 })).report;
       const shape = (d: Doc | typeof lib): unknown => ({
         ok: d.ok,
         plugins: d.plugins,
@@ -193,7 +192,7 @@ describe('plugd check --json', () => {
       expect({ dir, ...shape(doc) as object }).toEqual({ dir, ...shape(lib) as object });
       expect(run.code).toBe(doc.ok ? 0 : 1);
     }
-  });
+  }, 120_000);
 });
 
 describe('plugd check: human output and usage errors', () => {
