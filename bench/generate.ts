@@ -4,8 +4,14 @@
  * handful of `'*'`). The same modules come in three flavours of equal size, so the baselines
  * import the same bytes: `plugd` (`import { register } from 'plugd'`), `bare` (a global register,
  * for plain `import()`), and `fastify` (a default-exported Fastify plugin, for @fastify/autoload).
- * With `shared`, every module also imports a helper from `lib/shared.js` (a plugin directory whose
- * modules import files: plugd stages them as files instead of importing them inline).
+ * Every directory has a `package.json` declaring `"type": "module"`, as a real ESM package does:
+ * without it Node parses each untyped `.js` file once to detect that it is ESM and then compiles
+ * it again, which would inflate every contender alike and hide what the loaders themselves cost.
+ * (The fastify flavour's modules sit one folder below it, in {@link modulesOf}: @fastify/autoload
+ * refuses a directory that holds a `package.json` but no `index.js`.)
+ * With `shared`, the chosen modules also import a helper from `lib/shared.js`: an import graph
+ * inside the plugin directory, which plugd's resolve hook records so that a change to the shared
+ * file reloads every module that imports it.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -78,15 +84,18 @@ function body(spec: Spec, random: () => number): string {
 
 /** What `generate` can add. */
 export interface GenerateOptions {
-  /** Every module imports a helper from `lib/shared.js`. */
-  readonly shared?: boolean;
+  /** Which modules (by index) import a helper from `lib/shared.js`; none by default. */
+  readonly shared?: (index: number) => boolean;
 }
+
+/** The file the `shared` modules import, relative to the plugin directory. */
+export const SHARED_FILE = 'lib/shared.js';
 
 const SHARED = "import { scale } from './lib/shared.js';\nexport const scaled = scale(2);\n";
 
-/** The source of one module in `flavour`. */
-export function source(spec: Spec, flavour: Flavour, random: () => number, options: GenerateOptions = {}): string {
-  const helpers = (options.shared === true ? SHARED : '') + body(spec, random);
+/** The source of one module in `flavour`; `shared`: it imports a helper from {@link SHARED_FILE}. */
+export function source(spec: Spec, flavour: Flavour, random: () => number, shared = false): string {
+  const helpers = (shared ? SHARED : '') + body(spec, random);
   const init = `async (ctx) => ({ name: '${spec.type}.${spec.id}', started: Date.now(), ctx: typeof ctx })`;
   const requires = JSON.stringify(spec.requires).replaceAll('"', "'");
   switch (flavour) {
@@ -103,17 +112,33 @@ export function source(spec: Spec, flavour: Flavour, random: () => number, optio
   }
 }
 
+/** The folder the modules of a `flavour` directory `dir` are in: the directory itself, but for fastify. */
+export function modulesOf(dir: string, flavour: Flavour): string {
+  return flavour === 'fastify' ? join(dir, 'plugins') : dir;
+}
+
+/** True when some module of an `n`-plugin directory imports the shared file. */
+function anyShared(n: number, shared: (index: number) => boolean): boolean {
+  for (let i = 0; i < n; i++) if (shared(i)) return true;
+  return false;
+}
+
 /** Writes an `n`-plugin directory of `flavour` into `dir` (replacing it). */
 export async function generate(dir: string, n: number, flavour: Flavour, seed = 42, options: GenerateOptions = {}): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  if (options.shared === true) {
-    await mkdir(join(dir, 'lib'));
-    await writeFile(join(dir, 'lib/shared.js'), 'export const scale = (v) => v * 2;\n');
+  await writeFile(join(dir, 'package.json'), `${JSON.stringify({ private: true, type: 'module' })}\n`);
+  const into = modulesOf(dir, flavour);
+  await mkdir(into, { recursive: true });
+  const shared = options.shared ?? ((): boolean => false);
+  if (anyShared(n, shared)) {
+    await mkdir(join(into, 'lib'));
+    await writeFile(join(into, SHARED_FILE), 'export const scale = (v) => v * 2;\n');
   }
+  // The sources are made in order (they draw from one seeded PRNG), then written in batches.
   const random = prng(seed + 1);
-  const all = specs(n, seed);
-  for (let i = 0; i < all.length; i += 256) {
-    await Promise.all(all.slice(i, i + 256).map((spec) => writeFile(join(dir, spec.file), source(spec, flavour, random, options))));
+  const sources = specs(n, seed).map((spec, i) => [spec.file, source(spec, flavour, random, shared(i))] as const);
+  for (let i = 0; i < sources.length; i += 256) {
+    await Promise.all(sources.slice(i, i + 256).map(([file, text]) => writeFile(join(into, file), text)));
   }
 }
