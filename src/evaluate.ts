@@ -4,11 +4,11 @@
  * becomes a typed error naming the file; nothing a module throws escapes.
  */
 import { existsSync, realpathSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, relative, sep } from 'node:path';
 import { channel, type LoadScope } from './channel.js';
 import { Deadlines, TIMED_OUT } from './deadline.js';
 import {
-  DuplicatePluginError, IntegrityError, LateRegistrationError, PluginLoadError, safeGet,
+  DuplicatePluginError, IntegrityError, PluginPermissionsError, LateRegistrationError, PluginLoadError, safeGet,
   type LoadFailureReason, type PlugdError,
 } from './errors.js';
 import { nameOf, validateRegistration, type ValidRegistration } from './registration.js';
@@ -104,8 +104,8 @@ export async function evaluate(plan: LoadPlan, entries: readonly Entry[], option
     } catch (thrown) {
       if (!existsSync(entry.path)) return { entry, registrations: [], errors: [], vanished: true };
       // A registration error thrown out of the module's top level is reported as itself, once.
-      // (Only a locked load's hook raises one: elsewhere such a value is the module's own throw.)
-      const refused = plan.admission?.lock === undefined ? undefined : lockRefusal(thrown);
+      // (Only a checked load's hook raises one: elsewhere such a value is the module's own throw.)
+      const refused = plan.admission === undefined ? undefined : hookRefusal(thrown, plan);
       if (refused !== undefined) scope.errors.push(refused);
       else if (!scope.errors.includes(thrown as PlugdError)) {
         failure = new PluginLoadError(entry.file, classify(thrown), thrown);
@@ -125,12 +125,22 @@ export async function evaluate(plan: LoadPlan, entries: readonly Entry[], option
   }));
 }
 
-/** The integrity error the load hook raised (a module of a locked directory whose bytes differ from the lock), if it is one. */
-function lockRefusal(thrown: unknown): IntegrityError | undefined {
-  if (safeGet(thrown, 'code') !== 'E_INTEGRITY') return undefined;
-  const [file, reason, expected, actual] = ['file', 'reason', 'expected', 'actual'].map((key) => safeGet(thrown, key));
-  if (typeof file !== 'string' || (reason !== 'mismatch' && reason !== 'unlisted') || typeof actual !== 'string') return undefined;
-  return new IntegrityError(file, reason, { ...(typeof expected === 'string' ? { expected } : {}), actual });
+/**
+ * The refusal the module hooks' load step raised, if `thrown` is one: a module of a locked
+ * directory whose bytes differ from the lock, or a package a plugin loads that others can write.
+ */
+function hookRefusal(thrown: unknown, plan: LoadPlan): IntegrityError | PluginPermissionsError | undefined {
+  const [code, file, reason, expected, actual, mode, owner, owners] =
+    ['code', 'file', 'reason', 'expected', 'actual', 'mode', 'owner', 'expectedOwner'].map((key) => safeGet(thrown, key));
+  if (typeof file !== 'string') return undefined;
+  if (code === 'E_INTEGRITY' && plan.admission?.lock !== undefined && (reason === 'mismatch' || reason === 'unlisted') && typeof actual === 'string') {
+    return new IntegrityError(file, reason, { ...(typeof expected === 'string' ? { expected } : {}), actual });
+  }
+  if (code === 'E_PLUGIN_PERMISSIONS' && typeof mode === 'number' && typeof owner === 'number' && Array.isArray(owners)) {
+    const rel = relative(plan.dir, file);
+    return new PluginPermissionsError(sep === '/' ? rel : rel.split(sep).join('/'), mode, owner, owners as number[], file);
+  }
+  return undefined;
 }
 
 /** The real path of `path` (an entry may be a symlink), or `path` itself when it cannot be resolved (the import will say why). */

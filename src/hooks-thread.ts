@@ -34,11 +34,10 @@ export function initialize(data: HooksData): void {
   data.port.unref();
 }
 
-/** Node's async load hook: refuses a module of a locked directory whose bytes differ from the lock. */
+/** Node's async load hook: refuses what a locked or checked load must not run (see LoaderState.checkLoaded). */
 export async function load(url: string, context: unknown, next: (u: string, c: unknown) => Promise<Loaded>): Promise<Loaded> {
   const loaded = await next(url, context);
-  const refusal = state?.refusal(url, loaded.source);
-  if (refusal !== undefined) throw Object.assign(new Error(`${refusal.file}: ${refusal.reason}`), refusal);
+  state?.checkLoaded(url, loaded.source);
   return loaded;
 }
 

@@ -54,17 +54,16 @@ function install(): ModuleHooks {
   const registerHooks = (nodeModule as { registerHooks?: RegisterHooks }).registerHooks;
   if (registerHooks !== undefined) {
     registerHooks({ resolve: (specifier, context, next) => state.resolve(specifier, context.parentURL, () => next(specifier, context)) });
-    // The load hook checks locked directories only: it is installed with the first lock, so that
-    // a load without one costs no extra step per module.
+    // The load hook only checks (locks, the permissions of packages plugins load): it is installed
+    // when a load first asks for a check, so that a load without any costs no extra step per module.
     let loadHook = false;
     return inThread(state, () => {
-      if (loadHook || !state.locked) return;
+      if (loadHook || !state.checking) return;
       loadHook = true;
       registerHooks({
         load: (url, context, next) => {
           const loaded = next(url, context);
-          const refusal = state.refusal(url, loaded.source);
-          if (refusal !== undefined) throw Object.assign(new Error(`${refusal.file}: ${refusal.reason}`), refusal);
+          state.checkLoaded(url, loaded.source);
           return loaded;
         },
       });

@@ -53,8 +53,7 @@ const SHA256 = /^[0-9a-f]{64}$/;
 export async function checkPermissions(dir: string, files: readonly string[], options: { uid?: number; units?: readonly string[] } = {}): Promise<Finding[]> {
   const root = resolve(dir);
   const realRoot = await realpath(root);
-  const uid = options.uid ?? process.getuid?.();
-  const expectedOwner = uid === undefined ? undefined : uid === 0 ? [0] : [uid, 0];
+  const expectedOwner = allowedOwners(options.uid);
   // Mode bits and owners mean nothing on Windows: only the path checks apply there.
   const checkModes = process.platform !== 'win32';
 
@@ -112,6 +111,11 @@ export async function checkPermissions(dir: string, files: readonly string[], op
     }
   }
   return findings.sort((a, b) => compareReported(a.error.file, b.error.file));
+}
+
+/** The uids that may own plugin code: the process's user (or `uid`) and root; undefined where there are no uids (Windows). */
+export function allowedOwners(uid = process.getuid?.()): number[] | undefined {
+  return uid === undefined ? undefined : uid === 0 ? [0] : [uid, 0];
 }
 
 /** The symlinks below `root` (real folders only, no dot entries, no node_modules; only `units`, if given) that are a problem. */

@@ -13,7 +13,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The query key that carries a module's generation. */
@@ -27,7 +27,23 @@ export type StateUpdate =
   /** The module files `files` (URLs without query) evaluate again at `generation`. */
   | { readonly kind: 'files'; readonly files: readonly string[]; readonly generation: number }
   /** Modules of `dir` must have these sha256 digests (relative POSIX path -> hex); `null` lifts the lock. */
-  | { readonly kind: 'lock'; readonly dir: string; readonly files: Readonly<Record<string, string>> | null };
+  | { readonly kind: 'lock'; readonly dir: string; readonly files: Readonly<Record<string, string>> | null }
+  /**
+   * The packages and outside files that the modules of `dir` load must not be writable by others
+   * or owned by another user than one of `owners` (the directory's own files are checked before
+   * the load). `owners: null` lifts the check.
+   */
+  | { readonly kind: 'owners'; readonly dir: string; readonly owners: readonly number[] | null };
+
+/** Why a package or outside file that a plugin loads must not run, as plain data (it may cross threads). */
+export interface PermissionRefusal {
+  readonly code: 'E_PLUGIN_PERMISSIONS';
+  /** Its absolute path. */
+  readonly file: string;
+  readonly mode: number;
+  readonly owner: number;
+  readonly expectedOwner: readonly number[];
+}
 
 /** Why a module of a locked directory must not run: what the load hook throws, as plain data (it may cross threads). */
 export interface LockRefusal {
@@ -65,6 +81,10 @@ export class LoaderState {
   readonly #edgesAt = new Map<string, number>();
   /** Locked plugin directories (URLs ending in `/`) and the digests their modules must have. */
   readonly #locks = new Map<string, Readonly<Record<string, string>>>();
+  /** Plugin directories whose modules' packages are checked, and the owners those may have. */
+  readonly #owners = new Map<string, readonly number[]>();
+  /** Modules loaded on behalf of a plugin directory (outside it, or in a `node_modules` of it): the directory. */
+  readonly #loadedFor = new Map<string, string>();
 
   /** @param plugd The URL of the host's own plugd module, which `'plugd'` resolves to. */
   constructor(readonly plugd: string) {}
@@ -73,13 +93,45 @@ export class LoaderState {
   apply(update: StateUpdate): void {
     if (update.kind === 'dir') this.#dirs.set(update.dir, update.generation);
     else if (update.kind === 'files') for (const file of update.files) this.#files.set(file, update.generation);
-    else if (update.files === null) this.#locks.delete(update.dir);
+    else if (update.kind === 'owners') {
+      if (update.owners === null) this.#owners.delete(update.dir);
+      else this.#owners.set(update.dir, update.owners);
+    } else if (update.files === null) this.#locks.delete(update.dir);
     else this.#locks.set(update.dir, update.files);
   }
 
-  /** True while some directory is locked: only then is there anything for a load hook to check. */
-  get locked(): boolean {
-    return this.#locks.size > 0;
+  /** True while some directory is locked or has its packages checked: only then has a load hook anything to check. */
+  get checking(): boolean {
+    return this.#locks.size > 0 || this.#owners.size > 0;
+  }
+
+  /**
+   * The load step of both hooks: throws (an Error carrying the refusal's fields, which survive a
+   * thread hop) when the module `url` with the bytes `source` must not run; see {@link lockRefusal}
+   * and {@link permissionRefusal}.
+   */
+  checkLoaded(url: string, source: Loaded['source']): void {
+    const refusal = this.permissionRefusal(url) ?? this.lockRefusal(url, source);
+    if (refusal !== undefined) throw Object.assign(new Error(`${refusal.file}: ${refusal.code}`), refusal);
+  }
+
+  /**
+   * The permission rule for what plugins load beyond their directory's own files: a package module
+   * or an outside file that a module of a checked directory imports must not be writable by group
+   * or others, nor owned by a user other than the allowed ones. Checked on the file Node resolved
+   * (its real path), as it is loaded. Returns why not, or undefined.
+   */
+  permissionRefusal(url: string): PermissionRefusal | undefined {
+    if (this.#owners.size === 0 || !url.startsWith('file:')) return undefined;
+    const plain = stripQuery(withoutGeneration(url));
+    const dir = this.#loadedFor.get(plain);
+    const owners = dir === undefined ? undefined : this.#owners.get(dir);
+    if (owners === undefined) return undefined;
+    const file = fileURLToPath(plain);
+    const info = statSync(file);
+    const mode = info.mode & 0o7777;
+    if ((mode & 0o022) === 0 && owners.includes(info.uid)) return undefined;
+    return { code: 'E_PLUGIN_PERMISSIONS', file, mode, owner: info.uid, expectedOwner: owners };
   }
 
   /**
@@ -88,7 +140,7 @@ export class LoaderState {
    * run. Returns why not, or undefined. (`source` is absent for CommonJS on older Node: the file is
    * then read here, and checked, but Node reads it again itself.)
    */
-  refusal(url: string, source: string | ArrayBuffer | ArrayBufferView | null | undefined): LockRefusal | undefined {
+  lockRefusal(url: string, source: Loaded['source']): LockRefusal | undefined {
     if (this.#locks.size === 0 || !url.startsWith('file:')) return undefined;
     const plain = stripQuery(withoutGeneration(url));
     for (const [dir, files] of this.#locks) {
@@ -128,7 +180,10 @@ export class LoaderState {
     if (!url.startsWith('file:')) return result;
     const base = withoutGeneration(url);
     const plain = stripQuery(base);
-    if (parentURL !== undefined && parentURL.startsWith('file:') && !plain.includes('/node_modules/')) this.#edge(parentURL, plain);
+    if (parentURL?.startsWith('file:') === true) {
+      if (!plain.includes('/node_modules/')) this.#edge(parentURL, plain);
+      this.#markLoadedFor(parentURL, plain);
+    }
     if (this.generation(plain) === 0) return url === base ? result : { ...result, url: base };
     return { ...result, url: this.versioned(base) };
   }
@@ -154,6 +209,21 @@ export class LoaderState {
   /** The module files `from` imports (URLs without query), as last recorded. */
   importsOf(from: string): readonly string[] {
     return [...this.#imports.get(from) ?? []];
+  }
+
+  /** Notes the plugin directory `child` is loaded for, when it lies beyond that directory's own files. */
+  #markLoadedFor(parentURL: string, child: string): void {
+    if (this.#owners.size === 0) return;
+    const parent = stripQuery(withoutGeneration(parentURL));
+    const dir = this.#loadedFor.get(parent) ?? this.#ownDirOf(parent);
+    if (dir === undefined || this.#dirOf(child) !== undefined || this.#loadedFor.has(child)) return;
+    this.#loadedFor.set(child, dir);
+  }
+
+  /** The plugin directory `url` lies in, `node_modules` below it included. */
+  #ownDirOf(url: string): string | undefined {
+    for (const dir of this.#dirs.keys()) if (url.startsWith(dir)) return dir;
+    return undefined;
   }
 
   /** Records that `parentURL` imports `child`, when the parent is a plugin module (inside a plugin directory, or imported by one). */

@@ -11,6 +11,7 @@ import { admit, refusal, type Admission, type AdmitOptions } from './admit.js';
 import type { PlugdError } from './errors.js';
 import { fileUrl } from './file-url.js';
 import { moduleHooks, nextGeneration } from './hooks.js';
+import { allowedOwners } from './integrity.js';
 import { entriesOf, listTree, scan, type Entry } from './scan.js';
 
 /** The entries of one load, and what keeps some of them from being imported. */
@@ -30,7 +31,7 @@ export async function planDir(dir: string, policy: AdmitOptions = {}): Promise<L
   if (!checks(policy)) return plan(dir, await scan(dir), undefined);
   const files = await listTree(dir);
   const admission = await admit(dir, files, policy);
-  await lockModules(dir, admission);
+  await checkModules(dir, policy, admission);
   return plan(dir, entriesOf(dir, files), admission);
 }
 
@@ -43,14 +44,22 @@ export async function planUnits(dir: string, units: readonly string[], policy: A
     else if (info?.isFile() === true) files.push(unit);
   }
   const admission = checks(policy) ? await admit(dir, files, policy, units) : undefined;
-  await lockModules(dir, admission);
+  await checkModules(dir, policy, admission);
   return plan(dir, entriesOf(dir, files), admission);
 }
 
-/** Tells the module hooks the digests that the modules of `dir` must have, when the load is locked. */
-async function lockModules(dir: string, admission: Admission | undefined): Promise<void> {
+/**
+ * Tells the module hooks what to check as the modules of `dir` load: the digests of a locked load,
+ * and the owners that the packages and outside files its plugins load may have (the directory's
+ * own files were checked by the admission).
+ */
+async function checkModules(dir: string, policy: AdmitOptions, admission: Admission | undefined): Promise<void> {
+  const hooks = moduleHooks();
+  const url = `${fileUrl(realDir(dir))}/`;
   const lock = admission?.lock;
-  if (lock !== undefined) await moduleHooks().apply({ kind: 'lock', dir: `${fileUrl(realDir(dir))}/`, files: lock.files });
+  if (lock !== undefined) await hooks.apply({ kind: 'lock', dir: url, files: lock.files });
+  const owners = policy.permissions === true && policy.allowInsecure !== true && process.platform !== 'win32' ? allowedOwners() : undefined;
+  await hooks.apply({ kind: 'owners', dir: url, owners: owners ?? null });
 }
 
 function realDir(dir: string): string {

@@ -1,6 +1,10 @@
 /** The resolve and load rules of plugd's module hooks, as pure data (the hooks themselves run them in Node's loader). */
 import { describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { generationIn, LoaderState, withoutGeneration } from '../src/loader-state.js';
 
 const PLUGD = 'file:///host/dist/src/index.js';
@@ -103,17 +107,44 @@ describe('the lock (the load step)', () => {
 
   test('passes the bytes the lock lists, refuses others with both digests, and unlisted files', () => {
     const state = new LoaderState(PLUGD);
-    expect(state.locked).toBe(false);
+    expect(state.checking).toBe(false);
     state.apply({ kind: 'lock', dir: DIR, files: { 'a.js': sha('A'), 'lib/b.js': sha('B') } });
-    expect(state.locked).toBe(true);
-    expect(state.refusal(`${DIR}a.js?plugd=2`, 'A')).toBeUndefined();
-    expect(state.refusal(`${DIR}lib/b.js`, Buffer.from('B'))).toBeUndefined();
-    expect(state.refusal(`${DIR}a.js`, 'changed')).toEqual({ code: 'E_INTEGRITY', file: 'a.js', reason: 'mismatch', expected: sha('A'), actual: sha('changed') });
-    expect(state.refusal(`${DIR}new.js`, 'N')).toEqual({ code: 'E_INTEGRITY', file: 'new.js', reason: 'unlisted', actual: sha('N') });
+    expect(state.checking).toBe(true);
+    expect(state.lockRefusal(`${DIR}a.js?plugd=2`, 'A')).toBeUndefined();
+    expect(state.lockRefusal(`${DIR}lib/b.js`, Buffer.from('B'))).toBeUndefined();
+    expect(state.lockRefusal(`${DIR}a.js`, 'changed')).toEqual({ code: 'E_INTEGRITY', file: 'a.js', reason: 'mismatch', expected: sha('A'), actual: sha('changed') });
+    expect(state.lockRefusal(`${DIR}new.js`, 'N')).toEqual({ code: 'E_INTEGRITY', file: 'new.js', reason: 'unlisted', actual: sha('N') });
     // Outside the directory, and the plugin's own packages, are not the lock's to judge.
-    expect(state.refusal('file:///elsewhere/x.js', 'X')).toBeUndefined();
-    expect(state.refusal(`${DIR}f/node_modules/ms/index.js`, 'M')).toBeUndefined();
+    expect(state.lockRefusal('file:///elsewhere/x.js', 'X')).toBeUndefined();
+    expect(state.lockRefusal(`${DIR}f/node_modules/ms/index.js`, 'M')).toBeUndefined();
     state.apply({ kind: 'lock', dir: DIR, files: null });
-    expect(state.refusal(`${DIR}a.js`, 'changed')).toBeUndefined();
+    expect(state.lockRefusal(`${DIR}a.js`, 'changed')).toBeUndefined();
+  });
+});
+
+describe('the permissions of what plugins load beyond their directory (the load step)', () => {
+  test('a package a plugin imports, writable by others, is refused; the directory\'s own files and unchecked loads are not judged here', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'plugd-state-'));
+    const pkg = join(root, 'pkg.js');
+    await writeFile(pkg, 'export {};\n');
+    await chmod(pkg, 0o666);
+    const pkgUrl = pathToFileURL(pkg).href;
+    const owners = [process.getuid?.() ?? 0, 0];
+
+    const { state } = setup();
+    state.apply({ kind: 'owners', dir: DIR, owners });
+    // Imported by a module of the directory: judged as it loads.
+    state.resolve(pkgUrl, `${DIR}a.js`, () => ({ url: pkgUrl }));
+    expect(state.permissionRefusal(pkgUrl)).toEqual({ code: 'E_PLUGIN_PERMISSIONS', file: pkg, mode: 0o666, owner: process.getuid?.() ?? 0, expectedOwner: owners });
+    expect(() => { state.checkLoaded(pkgUrl, 'export {};\n'); }).toThrow(expect.objectContaining({ code: 'E_PLUGIN_PERMISSIONS', file: pkg }));
+    // Once the directory's check is lifted (--allow-insecure), it loads.
+    state.apply({ kind: 'owners', dir: DIR, owners: null });
+    expect(state.permissionRefusal(pkgUrl)).toBeUndefined();
+
+    // Imported only by the host, never by a plugin: not judged.
+    const other = setup().state;
+    other.apply({ kind: 'owners', dir: DIR, owners });
+    other.resolve(pkgUrl, 'file:///host/dist/src/index.js', () => ({ url: pkgUrl }));
+    expect(other.permissionRefusal(pkgUrl)).toBeUndefined();
   });
 });

@@ -38,6 +38,36 @@ describe('permissions and paths', () => {
     expect(lax.doc.warnings).toEqual([expect.objectContaining({ code: 'E_PLUGIN_PERMISSIONS', file: 'b.js' })]);
   });
 
+  test('a package a plugin loads from outside its directory, writable by others, is refused as it loads; --allow-insecure loads it', async () => {
+    const project = await tempPluginDir({
+      'node_modules/shared-pkg/package.json': '{ "name": "shared-pkg", "type": "module", "exports": "./index.js" }',
+      'node_modules/shared-pkg/index.js': 'export const value = 1;\n',
+      'plugins/a.js': "import { register } from 'plugd';\nimport { value } from 'shared-pkg';\nregister({ type: 'io.sec.v1', id: 'a' + value, init: () => ({}) });\n",
+      'plugins/b.js': register('b'),
+    });
+    const pkg = join(project, 'node_modules/shared-pkg/index.js');
+    await chmod(pkg, 0o666);
+    const strict = await check(join(project, 'plugins'));
+    expect(strict.code).toBe(1);
+    expect(strict.doc.plugins.map((p) => p.name)).toEqual(['io.sec.v1.b']);
+    expect(strict.doc.errors).toEqual([expect.objectContaining({ code: 'E_PLUGIN_PERMISSIONS', file: '../node_modules/shared-pkg/index.js', mode: 0o666 })]);
+    expect(String(strict.doc.errors[0]?.message)).toContain(`chmod go-w "${pkg}"`);
+    const lax = await check(join(project, 'plugins'), '--allow-insecure');
+    expect(lax.doc.plugins.map((p) => p.name)).toEqual(['io.sec.v1.a1', 'io.sec.v1.b']);
+  });
+
+  test("a folder plugin's own node_modules file writable by others is refused too", async () => {
+    const dir = await tempPluginDir({
+      'f/node_modules/own-pkg/package.json': '{ "name": "own-pkg", "type": "module", "exports": "./index.js" }',
+      'f/node_modules/own-pkg/index.js': 'export const id = "own";\n',
+      'f/index.js': "import { register } from 'plugd';\nimport { id } from 'own-pkg';\nregister({ type: 'io.sec.v1', id, init: () => ({}) });\n",
+    });
+    await chmod(join(dir, 'f/node_modules/own-pkg/index.js'), 0o646);
+    const { code, doc } = await check(dir);
+    expect(code).toBe(1);
+    expect(doc.errors).toEqual([expect.objectContaining({ code: 'E_PLUGIN_PERMISSIONS', file: 'f/node_modules/own-pkg/index.js', mode: 0o646 })]);
+  });
+
   test('a plugin directory writable by others refuses every plugin in it', async () => {
     const dir = await tempPluginDir({ 'a.js': register('a') });
     await chmod(dir, 0o777);
@@ -109,6 +139,20 @@ describe('the lock', () => {
     expect(byFile.get('c.js')).toMatchObject({ code: 'E_INTEGRITY', reason: 'missing', expected: locked['c.js'] });
     // Without --locked the lock is not consulted.
     expect((await check(dir)).doc.plugins).toHaveLength(4);
+  });
+
+  test('check --locked hashes every module a plugin loads from the directory: a changed sibling refuses its importer', async () => {
+    const dir = await tempPluginDir({
+      'lib/value.js': 'export const value = 1;\n',
+      'a.js': "import { register } from 'plugd';\nimport { value } from './lib/value.js';\nregister({ type: 'io.sec.v1', id: 'a' + value, init: () => ({}) });\n",
+      'b.js': register('b'),
+    });
+    await plugd(['lock', dir]);
+    await writeFile(join(dir, 'lib/value.js'), 'export const value = 2;\n');
+    const { code, doc } = await check(dir, '--locked');
+    expect(code).toBe(1);
+    expect(doc.plugins.map((p) => p.name)).toEqual(['io.sec.v1.b']);
+    expect(doc.errors).toEqual([expect.objectContaining({ code: 'E_INTEGRITY', file: 'lib/value.js', reason: 'mismatch' })]);
   });
 
   test('check --locked without a lock file refuses everything with E_INTEGRITY', async () => {
