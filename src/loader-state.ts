@@ -146,7 +146,8 @@ export class LoaderState {
     for (const [dir, files] of this.#locks) {
       if (!plain.startsWith(dir)) continue;
       const file = decodeURIComponent(plain.slice(dir.length));
-      if (file.split('/').some((part) => part.startsWith('.') || part === 'node_modules')) return undefined;
+      // What the lock lists: dot entries and the directory's own node_modules aside.
+      if (file.startsWith('node_modules/') || file.split('/').some((part) => part.startsWith('.'))) return undefined;
       const actual = sha256(source ?? readFileSync(fileURLToPath(plain)));
       const expected = Object.hasOwn(files, file) ? files[file] : undefined;
       if (expected === actual) return undefined;

@@ -5,8 +5,6 @@
  * package scope and the `node_modules` that plain Node gives it.
  */
 import { realpathSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { admit, refusal, type Admission, type AdmitOptions } from './admit.js';
 import type { PlugdError } from './errors.js';
 import { fileUrl } from './file-url.js';
@@ -37,12 +35,7 @@ export async function planDir(dir: string, policy: AdmitOptions = {}): Promise<L
 
 /** The plan to load just `units` of `dir` (top-level files or folders, by name): a hot reload. */
 export async function planUnits(dir: string, units: readonly string[], policy: AdmitOptions = {}): Promise<LoadPlan> {
-  const files: string[] = [];
-  for (const unit of units) {
-    const info = await stat(join(dir, unit)).catch(() => undefined);
-    if (info?.isDirectory() === true) files.push(...(await listTree(join(dir, unit))).map((f) => `${unit}/${f}`));
-    else if (info?.isFile() === true) files.push(unit);
-  }
+  const files = await listTree(dir, units);
   const admission = checks(policy) ? await admit(dir, files, policy, units) : undefined;
   await checkModules(dir, policy, admission);
   return plan(dir, entriesOf(dir, files), admission);

@@ -42,14 +42,20 @@ export async function scan(dir: string): Promise<Entry[]> {
 
 /**
  * Every file below `dir` that a plugin may import (relative POSIX paths): all but dotfiles,
- * dot-folders and `node_modules`. What the admission checks and the lock cover.
+ * dot-folders and a `node_modules` right in `dir`. With `units` (top-level names), only the files
+ * of those. What the admission checks and the lock cover: a folder plugin's own `node_modules`
+ * included, since its code runs as the plugin's.
  */
-export async function listTree(dir: string): Promise<string[]> {
+export async function listTree(dir: string, units?: readonly string[]): Promise<string[]> {
   const root = await existingDir(dir);
+  const patterns = units === undefined ? ['**'] : units.flatMap((unit) => {
+    const name = fg.escapePath(unit);
+    return [name, `${name}/**`];
+  });
   // dot: false only hides dot entries from the results: fast-glob would still walk into them (a
   // .git, or a .link -> /). Ignoring them prunes the walk; the depth bounds a symlink loop, which
   // the permission checks report.
-  return fg('**', { cwd: root, dot: false, onlyFiles: true, ignore: ['**/node_modules/**', '**/.*/**'], followSymbolicLinks: true, deep: 8 });
+  return fg(patterns, { cwd: root, dot: false, onlyFiles: true, ignore: ['node_modules/**', '**/.*/**'], followSymbolicLinks: true, deep: 12 });
 }
 
 /** True for the name of a module file plugd imports as an entry (`*.js`, `*.mjs`; CONTRACT section 3). */

@@ -14,7 +14,8 @@ export async function unitDigest(dir: string, file: string): Promise<string | un
     const slash = file.indexOf('/');
     if (slash === -1) return createHash('sha256').update(await readFile(join(dir, file))).digest('hex');
     const folder = file.slice(0, slash);
-    const files = (await listTree(join(dir, folder))).sort(compareFiles);
+    // (Its own node_modules aside: packages are not watched, nor reloaded.)
+    const files = (await listTree(dir, [folder])).map((f) => f.slice(folder.length + 1)).filter((f) => !f.startsWith('node_modules/')).sort(compareFiles);
     const hash = createHash('sha256');
     for (const f of files) hash.update(`${f}\0`).update(await readFile(join(dir, folder, f))).update('\0');
     return hash.digest('hex');

@@ -155,6 +155,20 @@ describe('the lock', () => {
     expect(doc.errors).toEqual([expect.objectContaining({ code: 'E_INTEGRITY', file: 'lib/value.js', reason: 'mismatch' })]);
   });
 
+  test("check --locked hashes a folder plugin's own packages too: a changed one refuses the plugin", async () => {
+    const dir = await tempPluginDir({
+      'f/node_modules/own-pkg/package.json': '{ "name": "own-pkg", "type": "module", "exports": "./index.js" }',
+      'f/node_modules/own-pkg/index.js': 'export const id = "own";\n',
+      'f/index.js': "import { register } from 'plugd';\nimport { id } from 'own-pkg';\nregister({ type: 'io.sec.v1', id, init: () => ({}) });\n",
+    });
+    await plugd(['lock', dir]);
+    expect((await check(dir, '--locked')).doc.plugins.map((p) => p.name)).toEqual(['io.sec.v1.own']);
+    await writeFile(join(dir, 'f/node_modules/own-pkg/index.js'), 'export const id = "swapped";\n');
+    const { code, doc } = await check(dir, '--locked');
+    expect(code).toBe(1);
+    expect(doc.errors).toEqual([expect.objectContaining({ code: 'E_INTEGRITY', file: 'f/node_modules/own-pkg/index.js', reason: 'mismatch' })]);
+  });
+
   test('check --locked without a lock file refuses everything with E_INTEGRITY', async () => {
     const dir = await tempPluginDir({ 'a.js': register('a') });
     const { code, doc } = await check(dir, '--locked');

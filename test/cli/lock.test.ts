@@ -34,6 +34,15 @@ async function dirWith(files: Readonly<Record<string, string>>): Promise<string>
 }
 
 describe('plugd lock', () => {
+  test("lists a folder plugin's own node_modules (its code runs as the plugin's), not the directory's own node_modules", async () => {
+    const dir = await dirWith({
+      'folder/index.js': 'i', 'folder/node_modules/pkg/index.js': 'p', 'folder/node_modules/pkg/package.json': '{}',
+      'node_modules/host-dep/index.js': 'h', 'folder/.cache/x.js': 'x',
+    });
+    expect(await lockCommand([dir])).toBe(0);
+    expect(Object.keys((await readLock(dir)).files)).toEqual(['folder/index.js', 'folder/node_modules/pkg/index.js', 'folder/node_modules/pkg/package.json']);
+  });
+
   test('writes <dir>/plugd.lock, prints "wrote <path> (<n> files)", exit 0', async () => {
     const dir = await dirWith({ 'a.js': 'a', 'folder/index.js': 'i', 'folder/helper.js': 'h', '.hidden.js': 'x' });
     expect(await lockCommand([dir])).toBe(0);
