@@ -6,7 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 
 /**
  * fast-glob, from the one-file build that `npm run build` makes of it (dist/vendor: ~12 ms to
@@ -48,10 +48,11 @@ export async function scan(dir: string): Promise<Entry[]> {
  */
 export async function listTree(dir: string, units?: readonly string[]): Promise<string[]> {
   const root = await existingDir(dir);
-  const patterns = units === undefined ? ['**'] : units.flatMap((unit) => {
-    const name = fg.escapePath(unit);
-    return [name, `${name}/**`];
-  });
+  const patterns = units === undefined ? ['**'] : await Promise.all(units.map(async (unit) => {
+    // A folder's files, or the file itself (a pattern below a file would make fast-glob read it as a folder).
+    const folder = (await stat(join(root, unit)).catch(() => undefined))?.isDirectory() === true;
+    return folder ? `${fg.escapePath(unit)}/**` : fg.escapePath(unit);
+  }));
   // dot: false only hides dot entries from the results: fast-glob would still walk into them (a
   // .git, or a .link -> /). Ignoring them prunes the walk; the depth bounds a symlink loop, which
   // the permission checks report.

@@ -15,7 +15,6 @@
 import { existsSync, readdirSync, statSync, watch as watchDir, type FSWatcher as DirWatcher } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { isModuleName } from '../scan.js';
 
 /** Timing of the stability check. */
 export interface WatchTiming {
@@ -111,27 +110,19 @@ export class UnitWatcher {
     if (unit !== undefined) this.settle(unit, performance.now());
   }
 
-  /** True for a top-level name that is or may become a plugin (or the lock): not a dot-name, not node_modules. */
+  /** True for a top-level name that a plugin may be or import (or the lock): not a dot-name, not node_modules. */
   #worthWatching(name: string): boolean {
-    return !name.startsWith('.') && name !== 'node_modules' && this.unitOf(join(this.#dir, name)) !== undefined;
+    return !name.startsWith('.') && name !== 'node_modules';
   }
 
-  /** The unit a path belongs to, or undefined when it is no plugin's (a top-level non-module file). */
+  /**
+   * The unit a path belongs to: its top-level name in the plugin directory (a plugin file, a folder
+   * plugin, a folder or file that plugins import, the lock), or undefined outside the directory.
+   */
   unitOf(path: string): string | undefined {
     const rel = relative(this.#dir, path);
     if (rel === '' || rel.startsWith('..')) return undefined;
-    const parts = rel.split(sep);
-    const first = parts[0] ?? '';
-    if (parts.length === 1 && first === 'plugd.lock') return first; // the daemon retries refused files
-    if (parts.length === 1 && !isModuleName(first)) {
-      // A top-level folder appearing or going (addDir/unlinkDir) is a folder plugin's event.
-      try {
-        if (!statSync(path).isDirectory()) return undefined;
-      } catch {
-        return first.includes('.') ? undefined : first;
-      }
-    }
-    return first;
+    return rel.split(sep)[0];
   }
 
   /**

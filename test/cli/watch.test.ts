@@ -612,6 +612,18 @@ globalThis.__plugdTestBuses.add(bus.token);
       expect(reloadLines(d, 'b.js')).toEqual([]);
     });
 
+    test('a top-level JSON module a plugin imports is watched: editing it reloads the plugin with the new data', async () => {
+      const p = await project();
+      put(p, 'settings.json', '{ "level": 1 }');
+      put(p, 'a.js', source(p, { type: A, id: 'a', top: "import settings from './settings.json' with { type: 'json' };", init: "log('level:' + settings.level);" }));
+      const d = await watching(p);
+      expect(events(p)).toContain('level:1');
+
+      put(p, 'settings.json', '{ "level": 2 }');
+      await waitReload(d, { file: 'a.js', result: 'live', generation: 2 });
+      expect(events(p)).toContain('level:2');
+    });
+
     test('a changed file inside a folder plugin that no module imports (a data file) reloads the plugin', async () => {
       const p = await project();
       put(p, 'folder/data.txt', 'one');
