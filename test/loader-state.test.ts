@@ -114,9 +114,11 @@ describe('the lock (the load step)', () => {
     expect(state.lockRefusal(`${DIR}lib/b.js`, Buffer.from('B'))).toBeUndefined();
     expect(state.lockRefusal(`${DIR}a.js`, 'changed')).toEqual({ code: 'E_INTEGRITY', file: 'a.js', reason: 'mismatch', expected: sha('A'), actual: sha('changed') });
     expect(state.lockRefusal(`${DIR}new.js`, 'N')).toEqual({ code: 'E_INTEGRITY', file: 'new.js', reason: 'unlisted', actual: sha('N') });
-    // Outside the directory, and the plugin's own packages, are not the lock's to judge.
+    // A folder plugin's own packages are locked too; outside the directory, and its own top-level
+    // node_modules, are not the lock's to judge.
+    expect(state.lockRefusal(`${DIR}f/node_modules/ms/index.js`, 'M')).toMatchObject({ file: 'f/node_modules/ms/index.js', reason: 'unlisted' });
     expect(state.lockRefusal('file:///elsewhere/x.js', 'X')).toBeUndefined();
-    expect(state.lockRefusal(`${DIR}f/node_modules/ms/index.js`, 'M')).toBeUndefined();
+    expect(state.lockRefusal(`${DIR}node_modules/ms/index.js`, 'M')).toBeUndefined();
     state.apply({ kind: 'lock', dir: DIR, files: null });
     expect(state.lockRefusal(`${DIR}a.js`, 'changed')).toBeUndefined();
   });
