@@ -111,7 +111,8 @@ async function child(node: NodeBin, args: readonly string[]): Promise<ChildRun> 
     proc.stderr.on('data', (d: Buffer) => { err += d.toString(); });
     proc.on('close', (code) => {
       const wallMs = performance.now() - started;
-      if (code !== 0) { fail(new Error(`${node.version} ${args.join(' ')} exited ${String(code)}: ${err.slice(0, 500)}`)); return; }
+      // `plugd check --json` reports its errors on stdout.
+      if (code !== 0) { fail(new Error(`${node.version} ${args.join(' ')} exited ${String(code)}: ${(err || out).slice(0, 500)}`)); return; }
       try {
         // Drivers print one JSON line; `plugd check --json` prints one (indented) document.
         const parsed = JSON.parse(out.trim().startsWith('{\n') ? out : out.trim().split('\n').pop() ?? '{}') as Partial<ChildRun> & { ok?: boolean; plugins?: unknown[] };
@@ -139,7 +140,8 @@ function command(who: Contender, d: Record<Flavour, string>): string[] {
   switch (who) {
     case 'floor': return [join(here, 'floor.js'), d.bare];
     case 'floor-hooks': return [join(here, 'floor.js'), d.bare, '--hooks'];
-    case 'plugd-cli': return [join(root, 'dist/src/cli/main.js'), 'check', d.plugd, '--json'];
+    // The load timeout is raised: a large directory on a slow or busy machine must be timed, not cut off.
+    case 'plugd-cli': return [join(root, 'dist/src/cli/main.js'), 'check', d.plugd, '--json', '--timeout', '600000'];
     case 'plugd-lib': return [join(here, 'inprocess.js'), d.plugd];
     case 'fastify': return [join(here, 'fastify.js'), modulesOf(d.fastify, 'fastify')];
   }
@@ -183,6 +185,16 @@ async function loadBench(d: Record<Flavour, string>, n: number, who: readonly Co
 function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split('\n').find((l) => l.includes('Error'))?.trim() ?? text.split('\n')[0] ?? '';
+}
+
+/** Why the first of `who` that could not load the directory failed, if one could not. */
+function firstFailure(results: Partial<Record<Contender, LoadResult>>, who: readonly Contender[]): string | undefined {
+  for (const w of who) {
+    const result = results[w];
+    if (result === undefined) return `${w}: did not run`;
+    if ('failed' in result) return `${w}: ${result.failed}`;
+  }
+  return undefined;
 }
 
 function ok(result: LoadResult | undefined, who: string): { wall: Stat; inner: Stat; rss: Stat } {
@@ -301,6 +313,12 @@ async function main(): Promise<void> {
     for (const node of on) {
       const r = all[node.version] ?? {};
       const v = node.version;
+      const broken = firstFailure(r, ['floor', 'floor-hooks', 'plugd-cli', 'plugd-lib']);
+      if (broken !== undefined) {
+        rows.push([`load ${n}`, v, 'failed', '', broken.slice(0, 120), '']);
+        if (n === 2000 || n === 10_000) target(node, `load ${n} whole process <= 1.10x floor`, false);
+        continue;
+      }
       const [floor, hooked, cliRun, libRun] = [ok(r.floor, 'the floor'), ok(r['floor-hooks'], 'the floor with hooks'), ok(r['plugd-cli'], 'plugd'), ok(r['plugd-lib'], 'plugd')];
       const cli = cliRun.wall.median / floor.wall.median;
       const lib = libRun.inner.median / floor.inner.median;
@@ -332,6 +350,11 @@ async function main(): Promise<void> {
   results[`load-shared-${sharedN}`] = shared;
   for (const node of on) {
     const r = shared[node.version] ?? {};
+    const broken = firstFailure(r, ['floor', 'floor-hooks', 'plugd-cli']);
+    if (broken !== undefined) {
+      rows.push([`load ${sharedN} importing ${SHARED_FILE}`, node.version, 'failed', '', broken.slice(0, 120), '']);
+      continue;
+    }
     const [floor, hooked, cliRun] = [ok(r.floor, 'the floor'), ok(r['floor-hooks'], 'the floor with hooks'), ok(r['plugd-cli'], 'plugd')];
     rows.push([`load ${sharedN} importing ${SHARED_FILE}, whole process`, node.version, ratio(cliRun.wall.median / floor.wall.median, 1), '', spread(cliRun.wall, fmt), spread(floor.wall, fmt)]);
     rows.push([`floor + plugd's resolve hook ${sharedN} importing ${SHARED_FILE}`, node.version, ratio(hooked.wall.median / floor.wall.median, 1), '', spread(hooked.wall, fmt), spread(floor.wall, fmt)]);
