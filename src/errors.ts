@@ -5,6 +5,7 @@
  * never throws, whatever the value is.
  */
 import { inspect, types } from 'node:util';
+import type { Location } from './locate.js';
 
 /** The stable codes of every error plugd raises or reports. */
 export const ErrorCodes = {
@@ -94,10 +95,14 @@ export interface ErrorJSON {
   expected?: string;
   /** The sha256 of the file on disk (`E_INTEGRITY`). */
   actual?: string;
+  /** The line in `file` where the thrown value points (`E_PLUGIN_LOAD`, `E_PLUGIN_INIT`, `E_PLUGIN_CLOSE`), where known. */
+  line?: number;
+  /** The column on that line, where known. */
+  column?: number;
 }
 
 const JSON_FIELDS = ['file', 'plugin', 'firstFile', 'reason', 'issues', 'missing', 'cycle',
-  'mode', 'owner', 'expectedOwner', 'target', 'expected', 'actual'] as const;
+  'mode', 'owner', 'expectedOwner', 'target', 'expected', 'actual', 'line', 'column'] as const;
 
 /** The base class of every coded plugd error. */
 export abstract class PlugdError extends Error {
@@ -125,12 +130,17 @@ export class PluginLoadError extends PlugdError {
   readonly reason: LoadFailureReason;
   /** The raw value the module threw or rejected with (in memory only, never serialized). */
   readonly thrown: unknown;
+  /** The line in `file` where it was thrown (or the syntax error is), where known. */
+  readonly line?: number;
+  /** The column on that line, where known. */
+  readonly column?: number;
 
-  constructor(file: string, reason: LoadFailureReason, thrown: unknown, timeoutMs?: number) {
+  constructor(file: string, reason: LoadFailureReason, thrown: unknown, timeoutMs?: number, at?: Location) {
     super(loadMessage(file, reason, renderThrown(thrown), timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
     this.file = file;
     this.reason = reason;
     this.thrown = thrown;
+    if (at !== undefined) Object.assign(this, at);
   }
 }
 
@@ -244,12 +254,18 @@ export class PluginInitError extends PlugdError {
   /** The raw value thrown (in memory only). */
   readonly thrown: unknown;
 
-  constructor(plugin: string, file: string | undefined, reason: LifecycleFailureReason, thrown: unknown, timeoutMs?: number) {
+  /** The line in `file` where it was thrown, where known. */
+  readonly line?: number;
+  /** The column on that line, where known. */
+  readonly column?: number;
+
+  constructor(plugin: string, file: string | undefined, reason: LifecycleFailureReason, thrown: unknown, timeoutMs?: number, at?: Location) {
     super(lifecycleMessage('init', plugin, file, reason, thrown, timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
     this.plugin = plugin;
     this.file = file;
     this.reason = reason;
     this.thrown = thrown;
+    if (at !== undefined) Object.assign(this, at);
   }
 }
 
@@ -266,12 +282,18 @@ export class PluginCloseError extends PlugdError {
   /** The raw value thrown (in memory only). */
   readonly thrown: unknown;
 
-  constructor(plugin: string, file: string | undefined, reason: LifecycleFailureReason, thrown: unknown, timeoutMs?: number) {
+  /** The line in `file` where it was thrown, where known. */
+  readonly line?: number;
+  /** The column on that line, where known. */
+  readonly column?: number;
+
+  constructor(plugin: string, file: string | undefined, reason: LifecycleFailureReason, thrown: unknown, timeoutMs?: number, at?: Location) {
     super(lifecycleMessage('close', plugin, file, reason, thrown, timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
     this.plugin = plugin;
     this.file = file;
     this.reason = reason;
     this.thrown = thrown;
+    if (at !== undefined) Object.assign(this, at);
   }
 }
 

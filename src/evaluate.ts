@@ -14,6 +14,7 @@ import {
 import { nameOf, validateRegistration, type ValidRegistration } from './registration.js';
 import { fileUrl } from './file-url.js';
 import { moduleHooks } from './hooks.js';
+import { locate } from './locate.js';
 import type { LoadPlan } from './plan.js';
 import type { Entry } from './scan.js';
 
@@ -108,7 +109,7 @@ export async function evaluate(plan: LoadPlan, entries: readonly Entry[], option
       const refused = plan.admission === undefined ? undefined : hookRefusal(thrown, plan);
       if (refused !== undefined) scope.errors.push(refused);
       else if (!scope.errors.includes(thrown as PlugdError)) {
-        failure = new PluginLoadError(entry.file, classify(thrown), thrown);
+        failure = new PluginLoadError(entry.file, classify(thrown), thrown, undefined, locate(thrown, real));
       }
     } finally {
       scope.settled = true;

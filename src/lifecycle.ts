@@ -15,6 +15,7 @@ import {
   type LifecycleFailureReason, type PlugdError,
 } from './errors.js';
 import type { GraphResult } from './graph.js';
+import { locate } from './locate.js';
 import { toIssues, type InitContext } from './registration.js';
 import type { PluginRecord } from './registry.js';
 
@@ -337,7 +338,8 @@ function failure(
   timeout: number,
 ): PlugdError {
   const reason: LifecycleFailureReason = result.kind === 'timeout' ? 'timeout' : 'throw';
-  return new Kind(record.name, record.file, reason, result.kind === 'thrown' ? result.thrown : undefined, timeout);
+  if (result.kind !== 'thrown') return new Kind(record.name, record.file, reason, undefined, timeout);
+  return new Kind(record.name, record.file, reason, result.thrown, timeout, locate(result.thrown, join(record.dir, record.file)));
 }
 
 /** The E_DEPENDENCY of a plugin some of whose required types have no initialized plugin, if any. */

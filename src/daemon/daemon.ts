@@ -140,11 +140,11 @@ export class Daemon {
         good: ok ? { digest, registrations: outcome.registrations } : undefined,
       });
       meta.event({ kind: 'load', file, ok, detail: outcome.errors[0]?.message });
-      for (const error of outcome.errors) log.error({ file, code: error.code, err: error.message }, 'plugin file failed to load');
+      for (const error of outcome.errors) log.error({ file, code: error.code, err: error.message, ...at(error) }, 'plugin file failed to load');
     }
     const decision = this.#decide();
     for (const [unit, errors] of decision.refused) {
-      for (const error of errors) log.error({ file: this.#units.get(unit)?.entry, code: error.code, err: error.message }, 'plugin file failed to load');
+      for (const error of errors) log.error({ file: this.#units.get(unit)?.entry, code: error.code, err: error.message, ...at(error) }, 'plugin file failed to load');
     }
     for (const unit of this.#units.values()) if (this.#isLive(unit)) unit.generation = 1;
     for (const section of unknownPluginSections(this.#config, this.#records.map((r) => r.name))) {
@@ -455,7 +455,7 @@ export class Daemon {
       const reinit = [...start].filter((p) => !own.includes(p));
       const line = { file: t.file, plugins: own, reinit, result: t.result, ms: round(now - t.at), generation: this.#units.get(name)?.generation ?? 0 };
       if (t.error === undefined) log.info(line, 'reload');
-      else log.error({ ...line, code: t.error.code, err: t.error.message }, 'reload');
+      else log.error({ ...line, code: t.error.code, err: t.error.message, ...at(t.error) }, 'reload');
       this.#meta?.event({ kind: 'reload', file: t.file, ok: t.error === undefined, ms: now - t.at, detail: t.error?.message ?? t.result });
     }
     for (const name of batch.keys()) watcher?.recheck(name, seen.get(name) ?? '');
@@ -478,7 +478,7 @@ export class Daemon {
     if (s.status === 'ok') log.info(fields, 'plugin loaded');
     else if (s.status === 'disabled') log.info(fields, 'plugin disabled');
     else if (s.status === 'skipped') log.warn({ ...fields, reason: s.skipReason ?? s.error?.message }, 'plugin skipped');
-    else log.error({ ...fields, code: s.error?.code, err: s.error?.message }, 'plugin failed');
+    else log.error({ ...fields, code: s.error?.code, err: s.error?.message, ...at(s.error) }, 'plugin failed');
     const unit = this.#units.get(unitOf(s.file));
     const doc = pluginDoc(s, unit?.generation ?? 0);
     this.#meta?.recordPlugin({
@@ -540,6 +540,12 @@ function sameShape(a: readonly PluginRecord[], b: readonly PluginRecord[]): bool
     if (x.requires.some((r, k) => r !== y.requires[k])) return false;
   }
   return true;
+}
+
+/** The line and column of `error` in its file, for a log line, where known. */
+function at(error: PlugdError | undefined): { line?: number; column?: number } {
+  const json = error?.toJSON();
+  return json?.line === undefined ? {} : { line: json.line, ...(json.column === undefined ? {} : { column: json.column }) };
 }
 
 function round(ms: number): number {
