@@ -8,7 +8,7 @@ import { dirname, relative, sep } from 'node:path';
 import { channel, type LoadScope } from './channel.js';
 import { Deadlines, TIMED_OUT } from './deadline.js';
 import {
-  DuplicatePluginError, IntegrityError, PluginPermissionsError, LateRegistrationError, PluginLoadError, safeGet,
+  DuplicatePluginError, IntegrityError, PluginPathError, PluginPermissionsError, LateRegistrationError, PluginLoadError, safeGet,
   type LoadFailureReason, type PlugdError,
 } from './errors.js';
 import { nameOf, validateRegistration, type ValidRegistration } from './registration.js';
@@ -128,12 +128,14 @@ export async function evaluate(plan: LoadPlan, entries: readonly Entry[], option
 
 /**
  * The refusal the module hooks' load step raised, if `thrown` is one: a module of a locked
- * directory whose bytes differ from the lock, or a package a plugin loads that others can write.
+ * directory whose bytes differ from the lock, a package a plugin loads that others can write, or
+ * a file of the directory that became a link out of it since the admission checks.
  */
-function hookRefusal(thrown: unknown, plan: LoadPlan): IntegrityError | PluginPermissionsError | undefined {
-  const [code, file, reason, expected, actual, mode, owner, owners] =
-    ['code', 'file', 'reason', 'expected', 'actual', 'mode', 'owner', 'expectedOwner'].map((key) => safeGet(thrown, key));
+function hookRefusal(thrown: unknown, plan: LoadPlan): IntegrityError | PluginPermissionsError | PluginPathError | undefined {
+  const [code, file, reason, expected, actual, mode, owner, owners, target] =
+    ['code', 'file', 'reason', 'expected', 'actual', 'mode', 'owner', 'expectedOwner', 'target'].map((key) => safeGet(thrown, key));
   if (typeof file !== 'string') return undefined;
+  if (code === 'E_PLUGIN_PATH' && reason === 'outside' && typeof target === 'string') return new PluginPathError(file, 'outside', target, plan.dir);
   if (code === 'E_INTEGRITY' && plan.admission?.lock !== undefined && (reason === 'mismatch' || reason === 'unlisted') && typeof actual === 'string') {
     return new IntegrityError(file, reason, { ...(typeof expected === 'string' ? { expected } : {}), actual });
   }

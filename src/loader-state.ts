@@ -35,6 +35,16 @@ export type StateUpdate =
    */
   | { readonly kind: 'owners'; readonly dir: string; readonly owners: readonly number[] | null };
 
+/** Why an import of a file inside a checked plugin directory must not run: its real path left the directory (a symlink). */
+export interface PathRefusal {
+  readonly code: 'E_PLUGIN_PATH';
+  /** The path asked for, relative to the plugin directory. */
+  readonly file: string;
+  readonly reason: 'outside';
+  /** Where it really is. */
+  readonly target: string;
+}
+
 /** Why a package or outside file that a plugin loads must not run, as plain data (it may cross threads). */
 export interface PermissionRefusal {
   readonly code: 'E_PLUGIN_PERMISSIONS';
@@ -181,6 +191,8 @@ export class LoaderState {
     if (!url.startsWith('file:')) return result;
     const base = withoutGeneration(url);
     const plain = stripQuery(base);
+    const escaped = this.#escaped(specifier, parentURL, plain);
+    if (escaped !== undefined) throw Object.assign(new Error(`${escaped.file}: ${escaped.code}`), escaped);
     if (parentURL?.startsWith('file:') === true) {
       if (!plain.includes('/node_modules/')) this.#edge(parentURL, plain);
       this.#markLoadedFor(parentURL, plain);
@@ -210,6 +222,26 @@ export class LoaderState {
   /** The module files `from` imports (URLs without query), as last recorded. */
   importsOf(from: string): readonly string[] {
     return [...this.#imports.get(from) ?? []];
+  }
+
+  /**
+   * The path rule, as Node resolves: a file asked for inside a checked plugin directory (an entry,
+   * or a relative import) whose real path `resolved` lies outside it went through a symlink out of
+   * the directory. The admission refused such links before the load; this refuses one swapped in
+   * since. (Packages, asked for by name, may live anywhere.)
+   */
+  #escaped(specifier: string, parentURL: string | undefined, resolved: string): PathRefusal | undefined {
+    if (this.#owners.size === 0 || this.#dirOf(resolved) !== undefined) return undefined;
+    if (!/^(?:\.{1,2}\/|\/|file:)/.test(specifier)) return undefined;
+    let asked: string;
+    try {
+      asked = stripQuery(withoutGeneration(new URL(specifier, parentURL ?? 'file:///').href));
+    } catch {
+      return undefined;
+    }
+    const dir = this.#dirOf(asked);
+    if (dir === undefined || !this.#owners.has(dir)) return undefined;
+    return { code: 'E_PLUGIN_PATH', file: decodeURIComponent(asked.slice(dir.length)), reason: 'outside', target: fileURLToPath(resolved) };
   }
 
   /** Notes the plugin directory `child` is loaded for, when it lies beyond that directory's own files. */

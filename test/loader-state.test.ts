@@ -150,3 +150,21 @@ describe('the permissions of what plugins load beyond their directory (the load 
     expect(other.permissionRefusal(pkgUrl)).toBeUndefined();
   });
 });
+
+describe('the path rule (resolve)', () => {
+  test('a file asked for inside a checked directory that resolves outside it is refused; packages and unchecked loads are not', () => {
+    const { state } = setup();
+    const outside = 'file:///elsewhere/x.js';
+    const resolveTo = (specifier: string, parent: string, url: string): string => state.resolve(specifier, parent, () => ({ url })).url;
+    // Unchecked (--allow-insecure, or no checks): Node's answer stands.
+    expect(resolveTo('./link/x.js', `${DIR}a.js`, outside)).toBe(outside);
+    state.apply({ kind: 'owners', dir: DIR, owners: [0] });
+    expect(() => resolveTo('./link/x.js', `${DIR}a.js`, outside))
+      .toThrow(expect.objectContaining({ code: 'E_PLUGIN_PATH', file: 'link/x.js', reason: 'outside', target: '/elsewhere/x.js' }));
+    expect(() => resolveTo(`${DIR}b.js`, 'file:///host/dist/src/evaluate.js', outside)).toThrow(expect.objectContaining({ file: 'b.js' }));
+    // A package, and a file asked for outside the directory, may live anywhere.
+    expect(resolveTo('some-pkg', `${DIR}a.js`, outside)).toBe(outside);
+    expect(resolveTo('../elsewhere/x.js', `${DIR}a.js`, outside)).toBe(outside);
+    expect(resolveTo('./lib/x.js', `${DIR}a.js`, `${DIR}lib/x.js`)).toBe(`${DIR}lib/x.js`);
+  });
+});

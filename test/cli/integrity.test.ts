@@ -68,6 +68,22 @@ describe('permissions and paths', () => {
     expect(doc.errors).toEqual([expect.objectContaining({ code: 'E_PLUGIN_PERMISSIONS', file: 'f/node_modules/own-pkg/index.js', mode: 0o646 })]);
   });
 
+  test('an import that leaves the directory through a link the admission did not see is refused as Node resolves it', async () => {
+    const outside = await tempPluginDir({ 'x.js': 'export const id = "outside";\n' });
+    const dir = await tempPluginDir({
+      'a.js': "import { register } from 'plugd';\nimport { id } from './.impl/x.js';\nregister({ type: 'io.sec.v1', id, init: () => ({}) });\n",
+      'b.js': register('b'),
+    });
+    // A dot-folder is no plugin's and is not walked before the load: only the import finds the link.
+    await symlink(outside, join(dir, '.impl'));
+    const strict = await check(dir);
+    expect(strict.code).toBe(1);
+    expect(strict.doc.plugins.map((p) => p.name)).toEqual(['io.sec.v1.b']);
+    expect(strict.doc.errors).toEqual([expect.objectContaining({ code: 'E_PLUGIN_PATH', file: '.impl/x.js', reason: 'outside', target: join(outside, 'x.js') })]);
+    const lax = await check(dir, '--allow-insecure');
+    expect(lax.doc.plugins.map((p) => p.name)).toEqual(['io.sec.v1.outside', 'io.sec.v1.b']);
+  });
+
   test('a plugin directory writable by others refuses every plugin in it', async () => {
     const dir = await tempPluginDir({ 'a.js': register('a') });
     await chmod(dir, 0o777);
