@@ -348,14 +348,18 @@ export class PluginPermissionsError extends PlugdError {
   /** The uids allowed to own it: the daemon's, and root (0). */
   readonly expectedOwner: number[];
 
-  /** `path` (the absolute path) is used in the message's fix commands; it defaults to `file`. */
-  constructor(file: string, mode: number, owner: number, expectedOwner: readonly number[], path?: string) {
+  /**
+   * `path` (the absolute path) is used in the message's fix commands; it defaults to `file`.
+   * `writable`: the write bits that let another user change it (default: group and others' bits
+   * of `mode`; a group write bit is fine when the group is the owner's alone).
+   */
+  constructor(file: string, mode: number, owner: number, expectedOwner: readonly number[], path?: string, writable = mode & 0o022) {
     const problems: string[] = [];
     const fixes: string[] = [];
     const target = JSON.stringify(path ?? file);
-    if ((mode & 0o022) !== 0) {
-      const who = (mode & 0o020) !== 0 ? ((mode & 0o002) !== 0 ? 'group and others' : 'its group') : 'others';
-      problems.push(`is writable by ${who} (mode ${octal(mode)}, expected no group/other write bits)`);
+    if (writable !== 0) {
+      const who = (writable & 0o020) !== 0 ? ((writable & 0o002) !== 0 ? 'group and others' : 'its group, which has other members') : 'others';
+      problems.push(`is writable by ${who} (mode ${octal(mode)})`);
       fixes.push(`chmod go-w ${target}`);
     }
     if (!expectedOwner.includes(owner)) {

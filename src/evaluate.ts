@@ -132,8 +132,8 @@ export async function evaluate(plan: LoadPlan, entries: readonly Entry[], option
  * a file of the directory that became a link out of it since the admission checks.
  */
 function hookRefusal(thrown: unknown, plan: LoadPlan): IntegrityError | PluginPermissionsError | PluginPathError | undefined {
-  const [code, file, reason, expected, actual, mode, owner, owners, target] =
-    ['code', 'file', 'reason', 'expected', 'actual', 'mode', 'owner', 'expectedOwner', 'target'].map((key) => safeGet(thrown, key));
+  const [code, file, reason, expected, actual, mode, owner, owners, target, writable] =
+    ['code', 'file', 'reason', 'expected', 'actual', 'mode', 'owner', 'expectedOwner', 'target', 'writable'].map((key) => safeGet(thrown, key));
   if (typeof file !== 'string') return undefined;
   if (code === 'E_PLUGIN_PATH' && reason === 'outside' && typeof target === 'string') return new PluginPathError(file, 'outside', target, plan.dir);
   if (code === 'E_INTEGRITY' && plan.admission?.lock !== undefined && (reason === 'mismatch' || reason === 'unlisted') && typeof actual === 'string') {
@@ -141,7 +141,7 @@ function hookRefusal(thrown: unknown, plan: LoadPlan): IntegrityError | PluginPe
   }
   if (code === 'E_PLUGIN_PERMISSIONS' && typeof mode === 'number' && typeof owner === 'number' && Array.isArray(owners)) {
     const rel = relative(plan.dir, file);
-    return new PluginPermissionsError(sep === '/' ? rel : rel.split(sep).join('/'), mode, owner, owners as number[], file);
+    return new PluginPermissionsError(sep === '/' ? rel : rel.split(sep).join('/'), mode, owner, owners as number[], file, typeof writable === 'number' ? writable : undefined);
   }
   return undefined;
 }

@@ -13,6 +13,7 @@ import { lstatSync, realpathSync, statSync, type Dirent, type Stats } from 'node
 import { lstat, readFile, readdir, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { IntegrityError, PluginPathError, PluginPermissionsError, renderThrown } from './errors.js';
+import { foreignWriteBits } from './file-mode.js';
 import { compareFiles, listTree } from './scan.js';
 import { version } from './version.js';
 
@@ -91,8 +92,9 @@ export async function checkPermissions(dir: string, files: readonly string[], op
     if (isLink) linked.push(file);
     if (checkModes && expectedOwner !== undefined) {
       const mode = info.mode & 0o7777;
-      if ((mode & 0o022) !== 0 || !expectedOwner.includes(info.uid)) {
-        findings.push({ error: new PluginPermissionsError(file, mode, info.uid, expectedOwner, path), insecureOk: true });
+      const writable = foreignWriteBits(info);
+      if (writable !== 0 || !expectedOwner.includes(info.uid)) {
+        findings.push({ error: new PluginPermissionsError(file, mode, info.uid, expectedOwner, path, writable), insecureOk: true });
       }
     }
     // Only a file reached through a link can have a real path outside (the walk saw every link in

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { foreignWriteBits } from './file-mode.js';
 
 /** The query key that carries a module's generation. */
 const KEY = 'plugd';
@@ -53,6 +54,8 @@ export interface PermissionRefusal {
   readonly mode: number;
   readonly owner: number;
   readonly expectedOwner: readonly number[];
+  /** The write bits that let another user change it. */
+  readonly writable: number;
 }
 
 /** Why a module of a locked directory must not run: what the load hook throws, as plain data (it may cross threads). */
@@ -139,9 +142,9 @@ export class LoaderState {
     if (owners === undefined) return undefined;
     const file = fileURLToPath(plain);
     const info = statSync(file);
-    const mode = info.mode & 0o7777;
-    if ((mode & 0o022) === 0 && owners.includes(info.uid)) return undefined;
-    return { code: 'E_PLUGIN_PERMISSIONS', file, mode, owner: info.uid, expectedOwner: owners };
+    const writable = foreignWriteBits(info);
+    if (writable === 0 && owners.includes(info.uid)) return undefined;
+    return { code: 'E_PLUGIN_PERMISSIONS', file, mode: info.mode & 0o7777, owner: info.uid, expectedOwner: owners, writable };
   }
 
   /**

@@ -4,13 +4,15 @@
  */
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, readFile, readdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, readdir, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ErrorCodes, IntegrityError, PluginPathError, PluginPermissionsError } from '../src/errors.js';
+import { privateGroup } from '../src/file-mode.js';
 import { LOCK_FILE, checkPermissions, compareLock, hashFiles, readLock, writeLock, type Finding, type Lock } from '../src/integrity.js';
 import { listTree } from '../src/scan.js';
 import { version } from '../src/version.js';
+import { sharedGroup } from './support/groups.js';
 
 const temps: string[] = [];
 afterAll(async () => {
@@ -66,7 +68,7 @@ describe('checkPermissions: modes and owners', () => {
     expect(error).toBeInstanceOf(PluginPermissionsError);
     expect(error).toMatchObject({ name: 'PluginPermissionsError', code: ErrorCodes.PLUGIN_PERMISSIONS, file: 'b.js', mode: 0o666, owner: uid, expectedOwner: owners });
     expect(error.message).toContain('"b.js"');
-    expect(error.message).toContain('group and others');
+    expect(error.message).toMatch(/writable by (group and )?others/);
     expect(error.message).toContain('0666');
     expect(error.message).toContain(`chmod go-w "${join(dir, 'b.js')}"`);
     expect(error.message).toContain('--allow-insecure');
@@ -75,10 +77,10 @@ describe('checkPermissions: modes and owners', () => {
     });
   });
 
-  test('a 0777 plugin directory is reported as "."; a group-writable folder and its files by their paths', async () => {
+  test('a 0777 plugin directory is reported as "."; a folder and a file writable by others by their paths', async () => {
     const dir = await tempDir({ 'a.js': PLUGIN, 'folder/index.js': PLUGIN, 'folder/helper.js': PLUGIN });
     await chmod(dir, 0o777);
-    await chmod(join(dir, 'folder'), 0o775);
+    await chmod(join(dir, 'folder'), 0o757);
     await chmod(join(dir, 'folder/helper.js'), 0o646);
     const findings = await checkTree(dir);
     expect(summary(findings)).toEqual([
@@ -86,10 +88,33 @@ describe('checkPermissions: modes and owners', () => {
       ['folder', 'E_PLUGIN_PERMISSIONS', undefined, true],
       ['folder/helper.js', 'E_PLUGIN_PERMISSIONS', undefined, true],
     ]);
-    expect(findings.map((f) => (f.error as PluginPermissionsError).mode)).toEqual([0o777, 0o775, 0o646]);
-    expect(findings[0]!.error.message).toMatch(/^the plugin directory ".*" is writable by group and others/);
-    expect(findings[1]!.error.message).toContain('writable by its group');
+    expect(findings.map((f) => (f.error as PluginPermissionsError).mode)).toEqual([0o777, 0o757, 0o646]);
+    expect(findings[0]!.error.message).toMatch(/^the plugin directory ".*" is writable by (group and )?others/);
     expect(findings[2]!.error.message).toContain('writable by others');
+  });
+
+  test("group-writable files and folders pass when their group is their owner's alone (umask 002, Debian's OpenSSH rule)", async () => {
+    const dir = await tempDir({ 'a.js': PLUGIN, 'folder/index.js': PLUGIN });
+    const { gid } = await stat(dir);
+    if (!privateGroup(gid, uid)) return; // this user's files are in a shared group here: nothing to show
+    await chmod(dir, 0o775);
+    await chmod(join(dir, 'folder'), 0o775);
+    await chmod(join(dir, 'a.js'), 0o664);
+    await chmod(join(dir, 'folder/index.js'), 0o664);
+    expect(await checkTree(dir)).toEqual([]);
+  });
+
+  (asRoot ? test : test.skip)('a group-writable file whose group has other members is refused (runs as root)', async () => {
+    const dir = await tempDir({ 'a.js': PLUGIN, 'b.js': PLUGIN });
+    const shared = sharedGroup(uid);
+    await chown(join(dir, 'b.js'), uid, shared);
+    await chmod(join(dir, 'b.js'), 0o664);
+    const findings = await checkTree(dir);
+    expect(summary(findings)).toEqual([['b.js', 'E_PLUGIN_PERMISSIONS', undefined, true]]);
+    expect(findings[0]!.error.message).toContain('writable by its group, which has other members');
+    // The same mode in the owner's own group passes.
+    await chown(join(dir, 'b.js'), uid, 0);
+    expect(await checkTree(dir)).toEqual([]);
   });
 
   test('only the given files are checked (and the folders on their way)', async () => {

@@ -137,7 +137,8 @@ describe('the permissions of what plugins load beyond their directory (the load 
     state.apply({ kind: 'owners', dir: DIR, owners });
     // Imported by a module of the directory: judged as it loads.
     state.resolve(pkgUrl, `${DIR}a.js`, () => ({ url: pkgUrl }));
-    expect(state.permissionRefusal(pkgUrl)).toEqual({ code: 'E_PLUGIN_PERMISSIONS', file: pkg, mode: 0o666, owner: process.getuid?.() ?? 0, expectedOwner: owners });
+    expect(state.permissionRefusal(pkgUrl)).toMatchObject({ code: 'E_PLUGIN_PERMISSIONS', file: pkg, mode: 0o666, owner: process.getuid?.() ?? 0, expectedOwner: owners });
+    expect((state.permissionRefusal(pkgUrl)?.writable ?? 0) & 0o002).toBe(0o002);
     expect(() => { state.checkLoaded(pkgUrl, 'export {};\n'); }).toThrow(expect.objectContaining({ code: 'E_PLUGIN_PERMISSIONS', file: pkg }));
     // Once the directory's check is lifted (--allow-insecure), it loads.
     state.apply({ kind: 'owners', dir: DIR, owners: null });

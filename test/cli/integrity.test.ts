@@ -205,7 +205,7 @@ describe('plugd serve', () => {
 
   test('refuses an insecure file by default and names it; --allow-insecure runs it with a warning', async () => {
     const dir = await tempPluginDir({ 'plugins/a.js': register('a'), 'plugins/b.js': register('b') });
-    await chmod(join(dir, 'plugins/b.js'), 0o664);
+    await chmod(join(dir, 'plugins/b.js'), 0o666);
     const strict = serve([], dir);
     daemons.push(strict);
     await strict.waitFor(msg('ready'));
