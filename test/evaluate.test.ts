@@ -26,6 +26,10 @@ async function run(fixture: string, timeout = TIMEOUT, late: LateRegistrationErr
   return Object.fromEntries(outcomes.map((o) => [o.entry.file, o]));
 }
 
+/** The line and column of `error`, when it has them (a thrown Error's frame in its file). */
+const located = (error: PluginLoadError): { line?: number; column?: number } =>
+  (error.line === undefined ? {} : { line: error.line, ...(error.column === undefined ? {} : { column: error.column }) });
+
 const names = (o: ModuleOutcome | undefined): string[] => (o?.registrations ?? []).map((r) => r.name);
 
 /** The one error of an outcome, which must be a PluginLoadError. */
@@ -113,7 +117,8 @@ describe('evaluate: hostile top-level throws', () => {
       expect(error.cause).toBe(raw);
     }
     if (file === 'symbol.js') expect((error.thrown as symbol).description).toBe('x');
-    expect(error.toJSON()).toEqual({ code: 'E_PLUGIN_LOAD', message: error.message, file, reason: 'throw' });
+    // (An Error's stack names where in the file it was thrown: line and column, checked elsewhere.)
+    expect(error.toJSON()).toEqual({ code: 'E_PLUGIN_LOAD', message: error.message, file, reason: 'throw', ...located(error) });
     // The registration it made before throwing is in the outcome, for the registry to refuse.
     expect(names(o)).toEqual([`io.test.throws.v1.${file.replace(/\.js$/, '')}`]);
   });
