@@ -8,8 +8,8 @@
  *   npm run bench                      the full run (100, 1,000, 2,000 and 10,000 plugins)
  *   npm run bench -- --quick           a smoke run of a minute or two (CI runs it, without thresholds)
  *   npm run bench -- --node <path>     also run the whole-process load contenders on that Node
- *                                      (repeatable; `--node24 <path>` is the same). Without it,
- *                                      scripts/node24.sh is used when it exists and names a Node.
+ *                                      (repeatable; `--node24 <path>` is the same). Without it, a
+ *                                      full run uses the Node 24 that scripts/node24.sh provides.
  *
  * The load contenders run as child processes of every Node given; the graph, lifecycle and reload
  * benches run on the Node that runs this script (the reload daemon opens the metadata database,
@@ -51,26 +51,31 @@ interface NodeBin {
 
 function nodeBin(path: string): NodeBin {
   const run = spawnSync(path, ['-p', 'process.version'], { encoding: 'utf8' });
-  const version = run.stdout.trim();
+  const version = (run.stdout ?? '').trim();
   if (run.status !== 0 || !version.startsWith('v')) throw new Error(`${path} is not a Node binary: ${run.stderr.slice(0, 200)}`);
   return { path, version, major: Number(version.slice(1).split('.')[0]) };
 }
 
-/** The Node scripts/node24.sh runs, if the script exists and runs one (it is asked for its own binary). */
+/**
+ * The Node 24 that scripts/node24.sh provides, if the script exists: it prints the directory of a
+ * Node 24 LTS (fetching it the first time), whose binary is bin/node.
+ */
 function node24FromScript(): string | undefined {
   const script = join(root, 'scripts/node24.sh');
   if (!existsSync(script)) return undefined;
-  const run = spawnSync('bash', [script, '-p', 'process.execPath'], { encoding: 'utf8' });
-  const path = run.stdout.trim().split('\n').pop() ?? '';
-  if (run.status === 0 && existsSync(path)) return path;
-  console.warn(`scripts/node24.sh did not name a Node binary (exit ${String(run.status)}): load runs on ${process.version} only`);
+  const run = spawnSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const dir = (run.stdout ?? '').trim().split('\n').pop() ?? '';
+  const path = join(dir, 'bin/node');
+  if (run.status === 0 && dir !== '' && existsSync(path)) return path;
+  console.warn(`scripts/node24.sh gave no Node 24 (exit ${String(run.status)}): the load rows run on ${process.version} only`);
   return undefined;
 }
 
 /** Every Node to run the load contenders on: this one first, the others as given, one per version. */
 function nodes(): NodeBin[] {
   const extra = [...options.node, ...options.node24];
-  if (extra.length === 0) {
+  // Only the full run fetches a Node 24 by itself: --quick (CI's smoke run) stays on one Node unless told.
+  if (extra.length === 0 && !quick) {
     const script = node24FromScript();
     if (script !== undefined) extra.push(script);
   }
