@@ -17,7 +17,7 @@ if (dir === undefined) throw new Error('usage: floor.js <dir> [--hooks]');
 const start = performance.now();
 const real = await realpath(dir);
 if (process.argv.includes('--hooks')) {
-  const { moduleHooks } = await import('../src/hooks.js');
+  const { moduleHooks } = await import('../src/load/hooks.js');
   await moduleHooks().apply({ kind: 'dir', dir: `${pathToFileURL(real).href}/`, generation: 0 });
 }
 const registered: unknown[] = [];

@@ -22,9 +22,9 @@ import { cpus, totalmem, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { resolveGraph, type GraphNode } from '../src/graph.js';
-import { startPlugins } from '../src/lifecycle.js';
-import type { PluginRecord } from '../src/registry.js';
+import { resolveGraph, type GraphNode } from '../src/core/graph.js';
+import { startPlugins } from '../src/core/lifecycle.js';
+import type { PluginRecord } from '../src/core/record.js';
 import { generate, modulesOf, prng, SHARED_FILE, type Flavour } from './generate.js';
 import { reloadBench } from './reload.js';
 

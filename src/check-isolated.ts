@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type { CheckOptions, CheckReport, CheckResult } from './check.js';
 import type { CheckRequest } from './check-worker.js';
-import { reviveError } from './errors.js';
+import { reviveError } from './core/errors.js';
 
 /** What the worker posts back. */
 type Reply = { report: CheckReport } | { failure: { message: string; code?: string } };

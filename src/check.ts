@@ -1,14 +1,14 @@
 /**
  * `plugd check` as a library call: load a directory into a fresh registry, resolve the graph, and
- * optionally init and close every plugin in throwaway directories. Produces the CONTRACT's JSON
+ * optionally init and close every plugin in throwaway directories. Produces the `plugd check --json`
  * document (section 5), plus the typed errors behind it.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ErrorJSON, PlugdError } from './errors.js';
-import { startPlugins } from './lifecycle.js';
-import { DEFAULT_TIMEOUT, Registry, type PluginRecord } from './registry.js';
+import type { ErrorJSON, PlugdError } from './core/errors.js';
+import { startPlugins } from './core/lifecycle.js';
+import { DEFAULT_TIMEOUT, Registry, type PluginRecord } from './load/registry.js';
 
 /** Options of {@link check}. */
 export interface CheckOptions {
@@ -36,7 +36,7 @@ export interface CheckPlugin {
   status: CheckStatus;
 }
 
-/** The `plugd check --json` document (CONTRACT section 5). */
+/** The `plugd check --json` document. */
 export interface CheckReport {
   /** True when `errors` is empty. */
   ok: boolean;

@@ -4,17 +4,17 @@
  * A plugin module calls {@link register} at its top level; a host loads a directory of such
  * modules into a {@link Registry}, orders them by their requirements and initializes them.
  */
-export { z } from './zod.js';
-export { register } from './channel.js';
-export type { Registration, InitContext, ConfigSchema, ValidRegistration } from './registration.js';
-export { Registry, DEFAULT_TIMEOUT } from './registry.js';
-export type { PluginRecord, FileReport, LoadReport, LoadOptions } from './registry.js';
-export { scan, compareFiles } from './scan.js';
-export type { Entry } from './scan.js';
-export { resolveGraph } from './graph.js';
-export type { GraphNode, GraphResult } from './graph.js';
-export { startPlugins } from './lifecycle.js';
-export type { StartOptions, PluginState, PluginStatus, Running } from './lifecycle.js';
+export { z } from './util/zod.js';
+export { register } from './core/channel.js';
+export type { Registration, InitContext, ConfigSchema, ValidRegistration } from './core/registration.js';
+export { Registry, DEFAULT_TIMEOUT } from './load/registry.js';
+export type { PluginRecord, FileReport, LoadReport, LoadOptions } from './load/registry.js';
+export { scan, compareFiles } from './load/scan.js';
+export type { Entry } from './load/scan.js';
+export { resolveGraph } from './core/graph.js';
+export type { GraphNode, GraphResult } from './core/graph.js';
+export { startPlugins } from './core/lifecycle.js';
+export type { StartOptions, PluginState, PluginStatus, Running } from './core/lifecycle.js';
 export { check } from './check.js';
 export type { CheckOptions, CheckReport, CheckPlugin, CheckStatus, CheckResult } from './check.js';
 export {
@@ -22,7 +22,7 @@ export {
   LateRegistrationError, DependencyError, PluginInitError, PluginCloseError, ConfigError,
   NoLoadInProgressError, RegistryBusyError, LoadFailedError, SkipPluginError, isSkip, renderThrown,
   PluginPermissionsError, PluginPathError, IntegrityError,
-} from './errors.js';
+} from './core/errors.js';
 export type {
   ErrorCode, ErrorJSON, ValidationIssue, LoadFailureReason, LifecycleFailureReason, PathFailureReason, IntegrityFailureReason,
-} from './errors.js';
+} from './core/errors.js';

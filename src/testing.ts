@@ -16,7 +16,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { CheckOptions, CheckResult } from './check.js';
 import { checkIsolated } from './check-isolated.js';
-import type { ErrorJSON } from './errors.js';
+import type { ErrorJSON } from './core/errors.js';
 
 export type { CheckResult, CheckReport, CheckPlugin } from './check.js';
 

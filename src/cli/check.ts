@@ -1,7 +1,7 @@
-/** `plugd check <dir> [--json] [--init] [--timeout <ms>]` (CONTRACT section 5). */
+/** `plugd check <dir> [--json] [--init] [--timeout <ms>]`. */
 import { stat } from 'node:fs/promises';
 import { check } from '../check.js';
-import { renderThrown } from '../errors.js';
+import { renderThrown } from '../core/errors.js';
 import { table, wantsColour } from './output.js';
 import { UsageError, parse, timeoutOption, type Command } from './usage.js';
 

@@ -1,7 +1,7 @@
-/** `plugd lock <dir>` (CONTRACT section 9): writes `<dir>/plugd.lock` for `--locked`. */
+/** `plugd lock <dir>`: writes `<dir>/plugd.lock` for `--locked`. */
 import { stat } from 'node:fs/promises';
-import { renderThrown } from '../errors.js';
-import { writeLock } from '../integrity.js';
+import { renderThrown } from '../core/errors.js';
+import { writeLock } from '../load/integrity.js';
 import { UsageError, parse, type Command } from './usage.js';
 
 /** Runs `plugd lock`; resolves to the exit status (0), or rejects with a {@link UsageError} (exit 2). */

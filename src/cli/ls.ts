@@ -1,9 +1,9 @@
-/** `plugd ls [--state <dir>] [--json] [--detailed]` (CONTRACT section 7): asks the running daemon. */
+/** `plugd ls [--state <dir>] [--json] [--detailed]`: asks the running daemon. */
 import { join, resolve } from 'node:path';
-import { resolveConfig } from '../config.js';
+import { resolveConfig } from '../daemon/config.js';
 import { get } from '../daemon/control.js';
 import type { StatusDoc } from '../daemon/daemon.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 import { table, wantsColour } from './output.js';
 import { UsageError, parse, type Command } from './usage.js';
 

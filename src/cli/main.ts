@@ -3,8 +3,8 @@
  * The `plugd` command line. Exit status: 0 fine, 1 problems found, 2 usage error (one line on
  * stderr, no stack trace).
  */
-import { renderThrown } from '../errors.js';
-import { version } from '../version.js';
+import { renderThrown } from '../core/errors.js';
+import { version } from '../util/version.js';
 import { UsageError, type Command } from './usage.js';
 
 // Each command loads only what it needs: `check` must not pay for the daemon's pino, SQLite and

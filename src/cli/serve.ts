@@ -1,17 +1,17 @@
 /**
  * `plugd serve [--plugins <dir>] [--config <file>] [--root <dir>] [--state <dir>] [--watch]
- * [--timeout <ms>] [--log-level <level>]` (CONTRACT sections 6 and 8): the daemon, its control
+ * [--timeout <ms>] [--log-level <level>]`: the daemon, its control
  * socket, and its signals.
  */
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
-import { ConfigError, renderThrown } from '../errors.js';
-import { resolveConfig } from '../config.js';
+import { ConfigError, renderThrown } from '../core/errors.js';
+import { resolveConfig } from '../daemon/config.js';
 import { listen, SocketInUseError } from '../daemon/control.js';
 import { Daemon } from '../daemon/daemon.js';
 import { createLogger, LEVELS } from '../daemon/logger.js';
-import { version } from '../version.js';
+import { version } from '../util/version.js';
 import { UsageError, parse, timeoutOption, type Command } from './usage.js';
 
 /** Runs the daemon until a signal; resolves to the exit status only when startup fails. */

@@ -12,26 +12,26 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { DaemonConfig } from '../config.js';
-import { unknownPluginSections } from '../config.js';
-import { renderThrown, type PlugdError } from '../errors.js';
-import { evaluate, type ModuleOutcome } from '../evaluate.js';
-import { resolveGraph } from '../graph.js';
-import { Runtime, type PluginState } from '../lifecycle.js';
-import { MetaStore } from '../meta.js';
-import type { PluginRecord } from '../registry.js';
-import type { AdmitOptions } from '../admit.js';
-import { fileUrl } from '../file-url.js';
-import { moduleHooks, nextGeneration } from '../hooks.js';
-import { withoutGeneration } from '../loader-state.js';
-import { freshLoad, planDir, planUnits, type LoadPlan } from '../plan.js';
+import type { DaemonConfig } from './config.js';
+import { unknownPluginSections } from './config.js';
+import { renderThrown, type PlugdError } from '../core/errors.js';
+import { evaluate, type ModuleOutcome } from '../load/evaluate.js';
+import { resolveGraph } from '../core/graph.js';
+import { Runtime, type PluginState } from '../core/lifecycle.js';
+import { MetaStore } from './meta.js';
+import type { PluginRecord } from '../core/record.js';
+import type { AdmitOptions } from '../load/admit.js';
+import { fileUrl } from '../util/file-url.js';
+import { moduleHooks, nextGeneration } from '../load/hooks.js';
+import { withoutGeneration } from '../load/loader-state.js';
+import { freshLoad, planDir, planUnits, type LoadPlan } from '../load/plan.js';
 import { unitDigest } from './digest.js';
 import { progress } from './progress.js';
-import { isModuleName, unitOf } from '../scan.js';
+import { isModuleName, unitOf } from '../load/scan.js';
 import { affected, decide, type Unit, type Version } from './units.js';
 import { DEFAULT_TIMING, UnitWatcher } from './watch.js';
 
-/** A plugin in the `plugd ls --json` document (CONTRACT section 7). */
+/** A plugin in the `plugd ls --json` document. */
 export interface PluginDoc {
   name: string;
   type: string;
@@ -73,7 +73,7 @@ export class Daemon {
   readonly #log: Logger;
   readonly #version: string;
   readonly #watch: boolean;
-  /** The admission checks of every load and reload (CONTRACT section 9). */
+  /** The admission checks of every load and reload (permissions, paths, the lock). */
   readonly #policy: AdmitOptions;
   /** Every unit of the directory, by unit name. */
   #units = new Map<string, Unit>();
@@ -107,11 +107,6 @@ export class Daemon {
     this.#version = version;
     this.#watch = options.watch === true;
     this.#policy = { permissions: true, locked: options.locked === true, allowInsecure: config.allowInsecure };
-  }
-
-  /** True once the `ready` line was logged. */
-  get ready(): boolean {
-    return this.#ready;
   }
 
   /** Loads and starts every plugin (and watches, with `watch`). Never throws for plugin problems. */

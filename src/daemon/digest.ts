@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compareFiles, listTree } from '../scan.js';
+import { compareFiles, listTree } from '../load/scan.js';
 
 /** The digest of the plugin whose entry is `file` (relative to `dir`); undefined when unreadable. */
 export async function unitDigest(dir: string, file: string): Promise<string | undefined> {

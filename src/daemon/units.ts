@@ -5,10 +5,10 @@
  * what a fresh start on the directory as it is now would give, except that a unit whose latest
  * version failed keeps its last good one. Startup and every hot reload go through {@link decide}.
  */
-import { DuplicatePluginError, type PlugdError } from '../errors.js';
-import type { ValidRegistration } from '../registration.js';
-import type { PluginRecord } from '../registry.js';
-import { compareFiles, unitOf } from '../scan.js';
+import { DuplicatePluginError, type PlugdError } from '../core/errors.js';
+import type { ValidRegistration } from '../core/registration.js';
+import type { PluginRecord } from '../core/record.js';
+import { compareFiles, unitOf } from '../load/scan.js';
 
 /** One version of a unit's code that imported cleanly. */
 export interface Version {

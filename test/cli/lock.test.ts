@@ -1,5 +1,5 @@
 /**
- * `plugd lock <dir>` (CONTRACT section 9), run in-process (main.ts does not register the command
+ * `plugd lock <dir>`, run in-process (main.ts does not register the command
  * yet): writes the lock, prints where and how many files, exit 0; usage errors are UsageErrors (exit 2).
  */
 import { afterAll, afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
@@ -7,7 +7,7 @@ import { chmod, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lockCommand } from '../../src/cli/lock.js';
 import { UsageError } from '../../src/cli/usage.js';
-import { LOCK_FILE, readLock } from '../../src/integrity.js';
+import { LOCK_FILE, readLock } from '../../src/load/integrity.js';
 import { tempPluginDir } from '../support/cli.js';
 
 const temps: string[] = [];

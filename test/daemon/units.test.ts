@@ -5,8 +5,8 @@
  * dependents; `'*'` plugins on any change).
  */
 import { describe, expect, test } from '@jest/globals';
-import type { ValidRegistration } from '../../src/registration.js';
-import type { PluginRecord } from '../../src/registry.js';
+import type { ValidRegistration } from '../../src/core/registration.js';
+import type { PluginRecord } from '../../src/core/record.js';
 import { affected, decide, type Unit, type Version } from '../../src/daemon/units.js';
 
 /** A registration `<type>.<id>`; a new object each call (a new version of it). */

@@ -1,6 +1,6 @@
 /** Groups of this system, for permission tests. */
 import { readFileSync } from 'node:fs';
-import { privateGroup } from '../../src/file-mode.js';
+import { privateGroup } from '../../src/load/file-mode.js';
 
 /** A group (gid) that has members other than user `uid`: a group-writable file in it is insecure. */
 export function sharedGroup(uid: number): number {

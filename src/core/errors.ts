@@ -1,0 +1,550 @@
+/**
+ * Every error plugd raises or reports, in one place (like containerd's error block and avvio's
+ * errors file). Each class carries a stable string `code`; messages name the file and/or plugin
+ * and say how to fix the problem. Converting an arbitrary thrown value into one of these errors
+ * never throws, whatever the value is.
+ */
+import { types } from 'node:util';
+import type { Location } from '../util/locate.js';
+import { renderThrown, safeGet } from '../util/render.js';
+
+export { renderThrown, safeGet };
+
+/** The stable codes of every error plugd raises or reports. */
+export const ErrorCodes = {
+  /** Importing or evaluating a plugin module failed. */
+  PLUGIN_LOAD: 'E_PLUGIN_LOAD',
+  /** A registration failed the registration schema. */
+  INVALID_REGISTRATION: 'E_INVALID_REGISTRATION',
+  /** A plugin name (`${type}.${id}`) was registered twice. */
+  DUPLICATE_PLUGIN: 'E_DUPLICATE_PLUGIN',
+  /** `register()` was called after its module finished evaluating. */
+  LATE_REGISTRATION: 'E_LATE_REGISTRATION',
+  /** A required type has no usable plugin, or the requirements form a cycle. */
+  DEPENDENCY: 'E_DEPENDENCY',
+  /** A plugin's `init` threw, rejected or timed out. */
+  PLUGIN_INIT: 'E_PLUGIN_INIT',
+  /** A plugin's `close` threw, rejected or timed out. */
+  PLUGIN_CLOSE: 'E_PLUGIN_CLOSE',
+  /** The config file or a plugin's config section is invalid. */
+  CONFIG: 'E_CONFIG',
+  /** `register()` was called while no load was in progress (a programmer error). */
+  NO_LOAD: 'E_NO_LOAD',
+  /** A fail-fast load found problems; `errors` holds them. */
+  LOAD_FAILED: 'E_LOAD_FAILED',
+  /** `Registry.load()` was called while another load of the same registry was running. */
+  REGISTRY_BUSY: 'E_REGISTRY_BUSY',
+  /** Thrown by a plugin's `init` to say "not applicable here"; never reported as an error. */
+  SKIP_PLUGIN: 'E_SKIP_PLUGIN',
+  /** The plugin directory or a plugin file is writable by group/others, or owned by another user. */
+  PLUGIN_PERMISSIONS: 'E_PLUGIN_PERMISSIONS',
+  /** A path of the plugin directory leaves it (symlink), loops, or dangles. */
+  PLUGIN_PATH: 'E_PLUGIN_PATH',
+  /** With `--locked`: a file differs from `plugd.lock`, is not in it, or is listed but gone. */
+  INTEGRITY: 'E_INTEGRITY',
+} as const;
+
+/** One of the stable error codes in {@link ErrorCodes}. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** Why a module failed to load. */
+export type LoadFailureReason = 'throw' | 'syntax' | 'resolve' | 'timeout';
+
+/** Why a plugin's `init` or `close` failed. */
+export type LifecycleFailureReason = 'throw' | 'timeout';
+
+/**
+ * What is wrong with a path of the plugin directory: its real path lies `outside` the directory,
+ * it is a symlink `loop` (or a link to a directory that contains it), or a `dangling` link.
+ */
+export type PathFailureReason = 'outside' | 'loop' | 'dangling';
+
+/**
+ * How a file disagrees with `plugd.lock`: its sha256 is a `mismatch`, it is `unlisted` in the
+ * lock, or it is `missing` (listed but gone; also the lock file itself when absent or invalid).
+ */
+export type IntegrityFailureReason = 'mismatch' | 'unlisted' | 'missing';
+
+/** One problem found by zod (or by plugd's own checks), in JSON-safe form. */
+export interface ValidationIssue {
+  /** zod's issue code, e.g. `unrecognized_keys`. */
+  readonly code: string;
+  /** Where the problem is, e.g. `['requires', 0]`. */
+  readonly path: readonly (string | number)[];
+  /** What is wrong, in words. */
+  readonly message: string;
+}
+
+/** The JSON form of an error, as `plugd check --json` prints it: never the raw thrown value. */
+export interface ErrorJSON {
+  code: ErrorCode;
+  message: string;
+  file?: string;
+  plugin?: string;
+  firstFile?: string;
+  reason?: LoadFailureReason | LifecycleFailureReason | PathFailureReason | IntegrityFailureReason;
+  issues?: ValidationIssue[];
+  missing?: string[];
+  cycle?: string[];
+  /** The permission bits found (`E_PLUGIN_PERMISSIONS`), e.g. 438 for 0o666. */
+  mode?: number;
+  /** The uid that owns the path (`E_PLUGIN_PERMISSIONS`). */
+  owner?: number;
+  /** The uids allowed to own it: the daemon's and root's (`E_PLUGIN_PERMISSIONS`). */
+  expectedOwner?: number[];
+  /** The real path or link target (`E_PLUGIN_PATH`). */
+  target?: string;
+  /** The sha256 in the lock (`E_INTEGRITY`). */
+  expected?: string;
+  /** The sha256 of the file on disk (`E_INTEGRITY`). */
+  actual?: string;
+  /** The line in `file` where the thrown value points (`E_PLUGIN_LOAD`, `E_PLUGIN_INIT`, `E_PLUGIN_CLOSE`), where known. */
+  line?: number;
+  /** The column on that line, where known. */
+  column?: number;
+}
+
+const JSON_FIELDS = ['file', 'plugin', 'firstFile', 'reason', 'issues', 'missing', 'cycle',
+  'mode', 'owner', 'expectedOwner', 'target', 'expected', 'actual', 'line', 'column'] as const;
+
+/** The base class of every coded plugd error. */
+export abstract class PlugdError extends Error {
+  /** The stable code of this kind of error. */
+  abstract readonly code: ErrorCode;
+
+  /** The JSON-safe fields of this error (no `thrown`, no `cause`). */
+  toJSON(): ErrorJSON {
+    const out: Record<string, unknown> = { code: this.code, message: this.message };
+    for (const key of JSON_FIELDS) {
+      const value = (this as unknown as Partial<Record<string, unknown>>)[key];
+      if (value !== undefined) out[key] = value;
+    }
+    return out as unknown as ErrorJSON;
+  }
+}
+
+/** Importing or evaluating a plugin module failed (`E_PLUGIN_LOAD`). */
+export class PluginLoadError extends PlugdError {
+  override readonly name = 'PluginLoadError';
+  readonly code = ErrorCodes.PLUGIN_LOAD;
+  /** The plugin file, relative to the plugin directory (POSIX separators). */
+  readonly file: string;
+  /** What went wrong: a thrown value, a syntax error, an unresolvable import, or a timeout. */
+  readonly reason: LoadFailureReason;
+  /** The raw value the module threw or rejected with (in memory only, never serialized). */
+  readonly thrown: unknown;
+  /** The line in `file` where it was thrown (or the syntax error is), where known. */
+  readonly line?: number;
+  /** The column on that line, where known. */
+  readonly column?: number;
+
+  constructor(file: string, reason: LoadFailureReason, thrown: unknown, timeoutMs?: number, at?: Location) {
+    super(loadMessage(file, reason, renderThrown(thrown), timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
+    this.file = file;
+    this.reason = reason;
+    this.thrown = thrown;
+    if (at !== undefined) Object.assign(this, at);
+  }
+}
+
+function loadMessage(file: string, reason: LoadFailureReason, rendered: string, timeoutMs?: number): string {
+  switch (reason) {
+    case 'timeout':
+      return `plugin file "${file}" did not finish loading within ${timeoutMs ?? '?'} ms ` +
+        '(a top-level await that never settles?); make its top level finish or raise --timeout';
+    case 'syntax':
+      return `plugin file "${file}" could not be parsed: ${rendered}; fix the syntax error`;
+    case 'resolve':
+      return `plugin file "${file}" imports a module that cannot be found: ${rendered}; ` +
+        'check the import path or install the package';
+    case 'throw':
+      return `plugin file "${file}" threw while loading: ${rendered}; ` +
+        'fix or catch the failure at the module\'s top level';
+  }
+}
+
+/** A registration failed the registration schema (`E_INVALID_REGISTRATION`). */
+export class InvalidRegistrationError extends PlugdError {
+  override readonly name = 'InvalidRegistrationError';
+  readonly code = ErrorCodes.INVALID_REGISTRATION;
+  /** The plugin file that made the registration. */
+  readonly file: string;
+  /** The plugin's name, when its `type` and `id` were readable. */
+  readonly plugin: string | undefined;
+  /** Every problem found in the registration. */
+  readonly issues: ValidationIssue[];
+
+  constructor(file: string, plugin: string | undefined, issues: ValidationIssue[]) {
+    const what = plugin === undefined ? 'a registration' : `the registration of "${plugin}"`;
+    super(`plugin file "${file}" made an invalid registration: ${what}: ${issues.map(formatIssue).join('; ')}`);
+    this.file = file;
+    this.plugin = plugin;
+    this.issues = issues;
+  }
+}
+
+/** A plugin name was registered twice (`E_DUPLICATE_PLUGIN`). */
+export class DuplicatePluginError extends PlugdError {
+  override readonly name = 'DuplicatePluginError';
+  readonly code = ErrorCodes.DUPLICATE_PLUGIN;
+  /** The file whose registration was refused. */
+  readonly file: string;
+  /** The name registered twice. */
+  readonly plugin: string;
+  /** The file that owns the name (the earlier one in sorted path order). */
+  readonly firstFile: string;
+
+  constructor(file: string, plugin: string, firstFile: string) {
+    const where = file === firstFile ? 'twice in the same file' : `already by "${firstFile}"`;
+    super(`plugin "${plugin}" in "${file}" is registered ${where}; ` +
+      'give one of them another id (the name type.id must be unique)');
+    this.file = file;
+    this.plugin = plugin;
+    this.firstFile = firstFile;
+  }
+}
+
+/** `register()` was called after its module finished evaluating (`E_LATE_REGISTRATION`). */
+export class LateRegistrationError extends PlugdError {
+  override readonly name = 'LateRegistrationError';
+  readonly code = ErrorCodes.LATE_REGISTRATION;
+  /** The file whose module made the call. */
+  readonly file: string;
+  /** The name it tried to register (`?` when unreadable). */
+  readonly plugin: string;
+
+  constructor(file: string, plugin: string) {
+    super(`plugin file "${file}" registered "${plugin}" after the module finished loading; ` +
+      'call register() at the module\'s top level (before any callback or timer)');
+    this.file = file;
+    this.plugin = plugin;
+  }
+}
+
+/** A requirement cannot be met (`E_DEPENDENCY`): a missing type, a cycle, or a failed dependency. */
+export class DependencyError extends PlugdError {
+  override readonly name = 'DependencyError';
+  readonly code = ErrorCodes.DEPENDENCY;
+  /** The plugin whose requirement is not met. */
+  readonly plugin: string;
+  /** The required types that have no usable plugin. */
+  readonly missing: string[] | undefined;
+  /** The members of the dependency cycle, in registration order. */
+  readonly cycle: string[] | undefined;
+
+  constructor(plugin: string, detail: { missing: string[] } | { cycle: string[] }, message?: string) {
+    super(message ?? ('cycle' in detail
+      ? `plugins ${quoteAll(detail.cycle)} require each other in a cycle, so none of them can start; ` +
+        'remove one of their requires'
+      : `plugin "${plugin}" requires ${quoteAll(detail.missing)}, which no registered plugin provides; ` +
+        'add a plugin of that type or remove the requirement'));
+    this.plugin = plugin;
+    this.missing = 'missing' in detail ? detail.missing : undefined;
+    this.cycle = 'cycle' in detail ? detail.cycle : undefined;
+  }
+}
+
+/** A plugin's `init` threw, rejected or did not settle in time (`E_PLUGIN_INIT`). */
+export class PluginInitError extends PlugdError {
+  override readonly name = 'PluginInitError';
+  readonly code = ErrorCodes.PLUGIN_INIT;
+  /** The plugin whose init failed. */
+  readonly plugin: string;
+  /** The file that registered it. */
+  readonly file: string | undefined;
+  /** `throw` (threw or rejected) or `timeout`. */
+  readonly reason: LifecycleFailureReason;
+  /** The raw value thrown (in memory only). */
+  readonly thrown: unknown;
+
+  /** The line in `file` where it was thrown, where known. */
+  readonly line?: number;
+  /** The column on that line, where known. */
+  readonly column?: number;
+
+  constructor(plugin: string, file: string | undefined, reason: LifecycleFailureReason, thrown: unknown, timeoutMs?: number, at?: Location) {
+    super(lifecycleMessage('init', plugin, file, reason, thrown, timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
+    this.plugin = plugin;
+    this.file = file;
+    this.reason = reason;
+    this.thrown = thrown;
+    if (at !== undefined) Object.assign(this, at);
+  }
+}
+
+/** A plugin's `close` threw, rejected or did not settle in time (`E_PLUGIN_CLOSE`, a plugd extension). */
+export class PluginCloseError extends PlugdError {
+  override readonly name = 'PluginCloseError';
+  readonly code = ErrorCodes.PLUGIN_CLOSE;
+  /** The plugin whose close failed. */
+  readonly plugin: string;
+  /** The file that registered it. */
+  readonly file: string | undefined;
+  /** `throw` (threw or rejected) or `timeout`. */
+  readonly reason: LifecycleFailureReason;
+  /** The raw value thrown (in memory only). */
+  readonly thrown: unknown;
+
+  /** The line in `file` where it was thrown, where known. */
+  readonly line?: number;
+  /** The column on that line, where known. */
+  readonly column?: number;
+
+  constructor(plugin: string, file: string | undefined, reason: LifecycleFailureReason, thrown: unknown, timeoutMs?: number, at?: Location) {
+    super(lifecycleMessage('close', plugin, file, reason, thrown, timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
+    this.plugin = plugin;
+    this.file = file;
+    this.reason = reason;
+    this.thrown = thrown;
+    if (at !== undefined) Object.assign(this, at);
+  }
+}
+
+function lifecycleMessage(step: 'init' | 'close', plugin: string, file: string | undefined,
+  reason: LifecycleFailureReason, thrown: unknown, timeoutMs?: number): string {
+  const who = `plugin "${plugin}"${file === undefined ? '' : ` (from "${file}")`}`;
+  return reason === 'timeout'
+    ? `${who} did not finish ${step} within ${timeoutMs ?? '?'} ms; make ${step} settle or raise the timeout`
+    : `${who} failed to ${step}: ${renderThrown(thrown)}`;
+}
+
+/** The config file or a plugin's config section is invalid (`E_CONFIG`). */
+export class ConfigError extends PlugdError {
+  override readonly name = 'ConfigError';
+  readonly code = ErrorCodes.CONFIG;
+  /** The plugin whose section is invalid; absent for the config file as a whole. */
+  readonly plugin: string | undefined;
+  /** The config file, when the problem is in one. */
+  readonly file: string | undefined;
+  /** Every problem found. */
+  readonly issues: ValidationIssue[];
+
+  constructor(issues: ValidationIssue[], where: { plugin?: string; file?: string } = {}) {
+    const subject = where.plugin !== undefined ? `the config of plugin "${where.plugin}"` : 'the config';
+    super(`${subject}${where.file === undefined ? '' : ` in "${where.file}"`} is invalid: ${issues.map(formatIssue).join('; ')}`);
+    this.plugin = where.plugin;
+    this.file = where.file;
+    this.issues = issues;
+  }
+}
+
+/** The subject of a message about a relative path of the plugin directory (`.` is the directory itself). */
+function subject(file: string, path: string | undefined): string {
+  const where = path === undefined || path === file ? '' : ` (${path})`;
+  return file === '.' ? `the plugin directory${path === undefined ? '' : ` "${path}"`}` : `plugin path "${file}"${where}`;
+}
+
+/**
+ * The plugin directory or a plugin file (or a folder on the way to one) is writable by group or
+ * others, or owned by a user other than the daemon's or root (`E_PLUGIN_PERMISSIONS`). Anyone who
+ * can write it can run code as the daemon. `--allow-insecure` reports it as a warning instead.
+ */
+export class PluginPermissionsError extends PlugdError {
+  override readonly name = 'PluginPermissionsError';
+  readonly code = ErrorCodes.PLUGIN_PERMISSIONS;
+  /** The path, relative to the plugin directory (POSIX separators); `.` for the directory itself. */
+  readonly file: string;
+  /** The permission bits found (`st_mode & 0o7777`). */
+  readonly mode: number;
+  /** The uid that owns it. */
+  readonly owner: number;
+  /** The uids allowed to own it: the daemon's, and root (0). */
+  readonly expectedOwner: number[];
+
+  /**
+   * `path` (the absolute path) is used in the message's fix commands; it defaults to `file`.
+   * `writable`: the write bits that let another user change it (default: group and others' bits
+   * of `mode`; a group write bit is fine when the group is the owner's alone).
+   */
+  constructor(file: string, mode: number, owner: number, expectedOwner: readonly number[], path?: string, writable = mode & 0o022) {
+    const problems: string[] = [];
+    const fixes: string[] = [];
+    const target = JSON.stringify(path ?? file);
+    if (writable !== 0) {
+      const who = (writable & 0o020) !== 0 ? ((writable & 0o002) !== 0 ? 'group and others' : 'its group, which has other members') : 'others';
+      problems.push(`is writable by ${who} (mode ${octal(mode)})`);
+      fixes.push(`chmod go-w ${target}`);
+    }
+    if (!expectedOwner.includes(owner)) {
+      const allowed = expectedOwner.map((uid) => (uid === 0 ? 'root (uid 0)' : `uid ${uid} (the daemon's user)`)).join(' or ');
+      problems.push(`is owned by uid ${owner} (expected ${allowed})`);
+      fixes.push(`chown ${expectedOwner[0] ?? 0} ${target}`);
+    }
+    super(`${subject(file, path)} ${problems.join(' and ')}, so another user could change the code plugd runs; ` +
+      `run ${fixes.join(' and ')}, or pass --allow-insecure to load it anyway`);
+    this.file = file;
+    this.mode = mode;
+    this.owner = owner;
+    this.expectedOwner = [...expectedOwner];
+  }
+}
+
+function octal(mode: number): string {
+  return '0' + (mode & 0o7777).toString(8).padStart(3, '0');
+}
+
+/**
+ * A path of the plugin directory is a symlink whose real path leaves the directory (`outside`, a
+ * warning under `--allow-insecure`), a symlink loop (`loop`), or a dangling link (`dangling`)
+ * (`E_PLUGIN_PATH`).
+ */
+export class PluginPathError extends PlugdError {
+  override readonly name = 'PluginPathError';
+  readonly code = ErrorCodes.PLUGIN_PATH;
+  /** The link (or the file below it), relative to the plugin directory (POSIX separators). */
+  readonly file: string;
+  /** `outside`, `loop` or `dangling`. */
+  readonly reason: PathFailureReason;
+  /** The real path (`outside`, and a link to a directory that contains it), or the link's own target. */
+  readonly target: string | undefined;
+
+  /** `dir` (the plugin directory) is named in the `outside` message. */
+  constructor(file: string, reason: PathFailureReason, target?: string, dir?: string) {
+    const to = target === undefined ? '' : ` to "${target}"`;
+    const inDir = dir === undefined ? 'the plugin directory' : `the plugin directory "${dir}"`;
+    let message: string;
+    switch (reason) {
+      case 'outside':
+        message = `plugin path "${file}" is a symlink${to}, outside ${inDir}; copy what it points to into ` +
+          'the plugin directory (or pass --allow-insecure to load it anyway)';
+        break;
+      case 'loop':
+        message = `plugin path "${file}" is a symlink loop${to} (it resolves to itself or to a folder that contains it); ` +
+          'remove the link or point it elsewhere';
+        break;
+      case 'dangling':
+        message = `plugin path "${file}" is a dangling symlink${to} (nothing is there); remove the link or restore its target`;
+        break;
+    }
+    super(message);
+    this.file = file;
+    this.reason = reason;
+    this.target = target;
+  }
+}
+
+/**
+ * With `--locked`, a file disagrees with `plugd.lock` (`E_INTEGRITY`): its sha256 differs
+ * (`mismatch`), it is not in the lock (`unlisted`), or a locked file is gone (`missing`). Also the
+ * lock itself when it is absent or invalid (`file` `plugd.lock`, `missing`).
+ */
+export class IntegrityError extends PlugdError {
+  override readonly name = 'IntegrityError';
+  readonly code = ErrorCodes.INTEGRITY;
+  /** The file, relative to the plugin directory (POSIX separators). */
+  readonly file: string;
+  /** `mismatch`, `unlisted` or `missing`. */
+  readonly reason: IntegrityFailureReason;
+  /** The sha256 the lock lists for it (`mismatch`, `missing`). */
+  readonly expected: string | undefined;
+  /** The sha256 of the file on disk (`mismatch`, `unlisted`). */
+  readonly actual: string | undefined;
+
+  /** `message` replaces the default message (e.g. for an unreadable lock, with the read error as `cause`). */
+  constructor(file: string, reason: IntegrityFailureReason, found: { expected?: string; actual?: string } = {},
+    message?: string, cause?: unknown) {
+    super(message ?? integrityMessage(file, reason, found), cause === undefined ? {} : { cause });
+    this.file = file;
+    this.reason = reason;
+    this.expected = found.expected;
+    this.actual = found.actual;
+  }
+}
+
+function integrityMessage(file: string, reason: IntegrityFailureReason, found: { expected?: string; actual?: string }): string {
+  const relock = 'if the change is intended, run "plugd lock <dir>" again';
+  switch (reason) {
+    case 'mismatch':
+      return `plugin file "${file}" does not match plugd.lock (sha256 ${found.actual ?? '?'}, expected ${found.expected ?? '?'}); ` +
+        `restore the locked version, or ${relock}`;
+    case 'unlisted':
+      return `plugin file "${file}" is not in plugd.lock (sha256 ${found.actual ?? '?'}); remove it, or ${relock}`;
+    case 'missing':
+      return `plugin file "${file}" is listed in plugd.lock (sha256 ${found.expected ?? '?'}) but is gone; ` +
+        `restore it, or ${relock}`;
+  }
+}
+
+/** `register()` was called with no load in progress (`E_NO_LOAD`): a programmer error. */
+export class NoLoadInProgressError extends PlugdError {
+  override readonly name = 'NoLoadInProgressError';
+  readonly code = ErrorCodes.NO_LOAD;
+
+  constructor(detail?: string) {
+    super(detail ?? 'register() was called while no plugin load was in progress; register() may only be ' +
+      'called by a plugin module while plugd imports it (use Registry.load() to load a plugin directory)');
+  }
+}
+
+/** `Registry.load()` was called while the same registry was loading (`E_REGISTRY_BUSY`): a programmer error. */
+export class RegistryBusyError extends PlugdError {
+  override readonly name = 'RegistryBusyError';
+  readonly code = ErrorCodes.REGISTRY_BUSY;
+
+  constructor(dir: string) {
+    super(`cannot load "${dir}": this registry is already loading; await the running load() first`);
+  }
+}
+
+/** A fail-fast load found problems (`E_LOAD_FAILED`); `errors` holds the typed errors. */
+export class LoadFailedError extends AggregateError {
+  override readonly name = 'LoadFailedError';
+  /** Always `E_LOAD_FAILED`. */
+  readonly code = ErrorCodes.LOAD_FAILED;
+  declare readonly errors: PlugdError[];
+
+  constructor(dir: string, errors: PlugdError[]) {
+    super(errors, `loading "${dir}" found ${errors.length} problem(s):\n` + errors.map((e) => `  ${e.code} ${e.message}`).join('\n'));
+  }
+}
+
+/**
+ * Thrown by a plugin's `init` to say "not applicable here" (containerd's `ErrSkipPlugin`): the
+ * plugin is `skipped` with this message as its reason, and no error is reported for it.
+ */
+export class SkipPluginError extends Error {
+  override readonly name = 'SkipPluginError';
+  /** Always `E_SKIP_PLUGIN`: how a SkipPluginError from another copy of plugd is recognized. */
+  readonly code = ErrorCodes.SKIP_PLUGIN;
+}
+
+/** The class of each code a load or a check reports. */
+const REPORTED: Readonly<Record<string, { prototype: PlugdError; name: string }>> = {
+  [ErrorCodes.PLUGIN_LOAD]: PluginLoadError,
+  [ErrorCodes.INVALID_REGISTRATION]: InvalidRegistrationError,
+  [ErrorCodes.DUPLICATE_PLUGIN]: DuplicatePluginError,
+  [ErrorCodes.LATE_REGISTRATION]: LateRegistrationError,
+  [ErrorCodes.DEPENDENCY]: DependencyError,
+  [ErrorCodes.PLUGIN_INIT]: PluginInitError,
+  [ErrorCodes.PLUGIN_CLOSE]: PluginCloseError,
+  [ErrorCodes.CONFIG]: ConfigError,
+  [ErrorCodes.NO_LOAD]: NoLoadInProgressError,
+  [ErrorCodes.PLUGIN_PERMISSIONS]: PluginPermissionsError,
+  [ErrorCodes.PLUGIN_PATH]: PluginPathError,
+  [ErrorCodes.INTEGRITY]: IntegrityError,
+};
+
+/**
+ * The error whose JSON form is `json`, as an instance of its class (`instanceof` and `code` work),
+ * e.g. for a problem found in a worker thread. The JSON form holds no `thrown` and no `cause`:
+ * those stay where the error was made.
+ */
+export function reviveError(json: ErrorJSON): PlugdError {
+  const Class = Object.hasOwn(REPORTED, json.code) ? REPORTED[json.code] : undefined;
+  const error = Object.create(Class?.prototype ?? PlugdError.prototype) as PlugdError;
+  Object.assign(error, { name: Class?.name ?? 'PlugdError', stack: `${Class?.name ?? 'PlugdError'}: ${json.message}` }, json);
+  return error;
+}
+
+/** True when `value` is a {@link SkipPluginError} from any copy of plugd. Never throws. */
+export function isSkip(value: unknown): boolean {
+  return types.isNativeError(value) && safeGet(value, 'code') === ErrorCodes.SKIP_PLUGIN;
+}
+
+function quoteAll(names: readonly string[]): string {
+  return names.map((n) => `"${n}"`).join(', ');
+}
+
+function formatIssue(issue: ValidationIssue): string {
+  return issue.path.length === 0 ? issue.message : `${issue.path.join('.')}: ${issue.message}`;
+}

@@ -1,0 +1,162 @@
+/**
+ * Imports plugin entries in parallel, each with its own {@link LoadScope} (so `register()` knows
+ * which file is calling and whether the call is on time), each bounded by a timeout. Every failure
+ * becomes a typed error naming the file; nothing a module throws escapes.
+ */
+import { existsSync, realpathSync } from 'node:fs';
+import { dirname, relative, sep } from 'node:path';
+import { channel, type LoadScope } from '../core/channel.js';
+import { Deadlines, TIMED_OUT } from '../core/deadline.js';
+import {
+  DuplicatePluginError, IntegrityError, PluginPathError, PluginPermissionsError, LateRegistrationError, PluginLoadError, safeGet,
+  type LoadFailureReason, type PlugdError,
+} from '../core/errors.js';
+import { nameOf, validateRegistration, type ValidRegistration } from '../core/registration.js';
+import { fileUrl } from '../util/file-url.js';
+import { moduleHooks } from './hooks.js';
+import { locate } from '../util/locate.js';
+import type { LoadPlan } from './plan.js';
+import type { Entry } from './scan.js';
+
+/** What importing one entry gave. */
+export interface ModuleOutcome {
+  /** The entry that was imported. */
+  readonly entry: Entry;
+  /** Its valid registrations, in call order. */
+  readonly registrations: readonly ValidRegistration[];
+  /** Its problems: invalid or in-file duplicate registrations, then the load error if any. */
+  readonly errors: readonly PlugdError[];
+  /** True when the entry vanished between the scan and its import (it is then simply absent). */
+  readonly vanished: boolean;
+}
+
+/** Options of {@link evaluate}. */
+export interface EvaluateOptions {
+  /** Milliseconds each module may take to evaluate, top-level awaits included. */
+  readonly timeout: number;
+  /** Called for every registration made after its module finished evaluating. */
+  readonly onLate: (error: LateRegistrationError) => void;
+  /** Called as each module settles (loaded, failed or timed out), e.g. to show progress. */
+  readonly onModule?: (file: string) => void;
+}
+
+const RESOLVE_CODES = new Set(['ERR_MODULE_NOT_FOUND', 'MODULE_NOT_FOUND', 'ERR_UNSUPPORTED_DIR_IMPORT',
+  'ERR_PACKAGE_PATH_NOT_EXPORTED', 'ERR_INVALID_MODULE_SPECIFIER', 'ERR_UNKNOWN_FILE_EXTENSION', 'ERR_PACKAGE_IMPORT_NOT_DEFINED']);
+
+/** Collects the registrations of one module while it evaluates. */
+class ModuleScope implements LoadScope {
+  registrations: ValidRegistration[] = [];
+  errors: PlugdError[] = [];
+  /** Set once the module's import settled (or timed out): later calls are late. */
+  settled = false;
+  /** Set when the module failed: its late calls are not reported again. */
+  failed = false;
+  constructor(private readonly file: string, private readonly onLate: (error: LateRegistrationError) => void) {}
+
+  register(raw: unknown): void {
+    if (this.settled) {
+      if (!this.failed) this.onLate(new LateRegistrationError(this.file, nameOf(raw) ?? '?'));
+      return;
+    }
+    let reg: ValidRegistration;
+    try {
+      reg = validateRegistration(raw, this.file);
+    } catch (error) {
+      this.errors.push(error as PlugdError);
+      throw error;
+    }
+    if (this.registrations.some((r) => r.name === reg.name)) {
+      const error = new DuplicatePluginError(this.file, reg.name, this.file);
+      this.errors.push(error);
+      throw error;
+    }
+    this.registrations.push(reg);
+  }
+}
+
+/**
+ * Imports every entry of `plan` in parallel, from its real file, at the generation the module
+ * hooks give it; returns one outcome per entry, in the entries' order.
+ */
+export async function evaluate(plan: LoadPlan, entries: readonly Entry[], options: EvaluateOptions): Promise<ModuleOutcome[]> {
+  const { entries: byUrl, folders, newest } = channel();
+  const hooks = moduleHooks();
+  const deadlines = new Deadlines(options.timeout);
+  return Promise.all(entries.map(async (entry): Promise<ModuleOutcome> => {
+    const scope = new ModuleScope(entry.file, options.onLate);
+    // Node imports a symlinked entry from its real path, and stack frames name that: so do we.
+    const real = realPath(entry.path);
+    const plain = fileUrl(real);
+    const url = hooks.versioned(plain);
+    byUrl.set(url, scope);
+    newest.set(plain, scope);
+    const folder = entry.file.includes('/') ? `${fileUrl(dirname(real))}/` : undefined;
+    if (folder !== undefined) folders.set(folder, scope);
+    let failure: PluginLoadError | undefined;
+    try {
+      // Refused before import (permissions, paths, the lock): reported, never imported.
+      const refused = plan.problems(entry);
+      if (refused.length > 0) {
+        scope.errors.push(...refused);
+      } else {
+        const result = await deadlines.race(import(url) as Promise<unknown>);
+        if (result === TIMED_OUT) failure = new PluginLoadError(entry.file, 'timeout', undefined, options.timeout);
+      }
+    } catch (thrown) {
+      if (!existsSync(entry.path)) return { entry, registrations: [], errors: [], vanished: true };
+      // A registration error thrown out of the module's top level is reported as itself, once.
+      // (Only a checked load's hook raises one: elsewhere such a value is the module's own throw.)
+      const refused = plan.admission === undefined ? undefined : hookRefusal(thrown, plan);
+      if (refused !== undefined) scope.errors.push(refused);
+      else if (!scope.errors.includes(thrown as PlugdError)) {
+        failure = new PluginLoadError(entry.file, classify(thrown), thrown, undefined, locate(thrown, real));
+      }
+    } finally {
+      scope.settled = true;
+    }
+    if (failure !== undefined) scope.errors.push(failure);
+    scope.failed = scope.errors.length > 0;
+    options.onModule?.(entry.file);
+    const outcome = { entry, registrations: scope.registrations, errors: scope.errors, vanished: false };
+    // The scope holds nothing of the module's any more. It stays on the channel to tell late calls
+    // found by their stack (one small entry per module version, as Node keeps the module itself).
+    scope.registrations = [];
+    scope.errors = [];
+    return outcome;
+  }));
+}
+
+/**
+ * The refusal the module hooks' load step raised, if `thrown` is one: a module of a locked
+ * directory whose bytes differ from the lock, a package a plugin loads that others can write, or
+ * a file of the directory that became a link out of it since the admission checks.
+ */
+function hookRefusal(thrown: unknown, plan: LoadPlan): IntegrityError | PluginPermissionsError | PluginPathError | undefined {
+  const [code, file, reason, expected, actual, mode, owner, owners, target, writable] =
+    ['code', 'file', 'reason', 'expected', 'actual', 'mode', 'owner', 'expectedOwner', 'target', 'writable'].map((key) => safeGet(thrown, key));
+  if (typeof file !== 'string') return undefined;
+  if (code === 'E_PLUGIN_PATH' && reason === 'outside' && typeof target === 'string') return new PluginPathError(file, 'outside', target, plan.dir);
+  if (code === 'E_INTEGRITY' && plan.admission?.lock !== undefined && (reason === 'mismatch' || reason === 'unlisted') && typeof actual === 'string') {
+    return new IntegrityError(file, reason, { ...(typeof expected === 'string' ? { expected } : {}), actual });
+  }
+  if (code === 'E_PLUGIN_PERMISSIONS' && typeof mode === 'number' && typeof owner === 'number' && Array.isArray(owners)) {
+    const rel = relative(plan.dir, file);
+    return new PluginPermissionsError(sep === '/' ? rel : rel.split(sep).join('/'), mode, owner, owners as number[], file, typeof writable === 'number' ? writable : undefined);
+  }
+  return undefined;
+}
+
+/** The real path of `path` (an entry may be a symlink), or `path` itself when it cannot be resolved (the import will say why). */
+function realPath(path: string): string {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return path;
+  }
+}
+
+function classify(thrown: unknown): LoadFailureReason {
+  const code = safeGet(thrown, 'code');
+  if (typeof code === 'string' && RESOLVE_CODES.has(code)) return 'resolve';
+  return safeGet(thrown, 'name') === 'SyntaxError' ? 'syntax' : 'throw';
+}

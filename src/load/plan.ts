@@ -1,0 +1,86 @@
+/**
+ * What one load imports: the plugin entries of a directory (or of some of its units, for a hot
+ * reload), and which of them the admission checks refused. Modules are imported from their real
+ * files (see hooks.ts): nothing is copied or rewritten, so a plugin sees exactly the files, the
+ * package scope and the `node_modules` that plain Node gives it.
+ */
+import { realpathSync } from 'node:fs';
+import { admit, refusal, type Admission, type AdmitOptions } from './admit.js';
+import type { PlugdError } from '../core/errors.js';
+import { fileUrl } from '../util/file-url.js';
+import { moduleHooks, nextGeneration } from './hooks.js';
+import { allowedOwners } from './integrity.js';
+import { entriesOf, listTree, scan, type Entry } from './scan.js';
+
+/** The entries of one load, and what keeps some of them from being imported. */
+export interface LoadPlan {
+  /** The plugin directory (absolute). */
+  readonly dir: string;
+  /** The plugin entries, sorted. */
+  readonly entries: readonly Entry[];
+  /** The admission checks' outcome, when any ran. */
+  readonly admission: Admission | undefined;
+  /** Why `entry` must not be imported (refused by the admission checks), if it must not. */
+  problems(entry: Entry): PlugdError[];
+}
+
+/** The plan to load all of `dir` (absolute), with the admission checks `policy` asks for. */
+export async function planDir(dir: string, policy: AdmitOptions = {}): Promise<LoadPlan> {
+  if (!checks(policy)) return plan(dir, await scan(dir), undefined);
+  const files = await listTree(dir);
+  const admission = await admit(dir, files, policy);
+  await checkModules(dir, policy, admission);
+  return plan(dir, entriesOf(dir, files), admission);
+}
+
+/** The plan to load just `units` of `dir` (top-level files or folders, by name): a hot reload. */
+export async function planUnits(dir: string, units: readonly string[], policy: AdmitOptions = {}): Promise<LoadPlan> {
+  const files = await listTree(dir, units);
+  const admission = checks(policy) ? await admit(dir, files, policy, units) : undefined;
+  await checkModules(dir, policy, admission);
+  return plan(dir, entriesOf(dir, files), admission);
+}
+
+/**
+ * Tells the module hooks what to check as the modules of `dir` load: the digests of a locked load,
+ * and the owners that the packages and outside files its plugins load may have (the directory's
+ * own files were checked by the admission).
+ */
+async function checkModules(dir: string, policy: AdmitOptions, admission: Admission | undefined): Promise<void> {
+  const hooks = moduleHooks();
+  const url = `${fileUrl(realDir(dir))}/`;
+  const lock = admission?.lock;
+  if (lock !== undefined) await hooks.apply({ kind: 'lock', dir: url, files: lock.files });
+  const owners = policy.permissions === true && policy.allowInsecure !== true && process.platform !== 'win32' ? allowedOwners() : undefined;
+  await hooks.apply({ kind: 'owners', dir: url, owners: owners ?? null });
+}
+
+function realDir(dir: string): string {
+  try {
+    return realpathSync.native(dir);
+  } catch {
+    return dir;
+  }
+}
+
+function plan(dir: string, entries: readonly Entry[], admission: Admission | undefined): LoadPlan {
+  return { dir, entries, admission, problems: (entry) => refusal(admission, entry.file) };
+}
+
+function checks(policy: AdmitOptions): boolean {
+  return policy.permissions === true || policy.locked === true;
+}
+
+const loadedDirs = new Set<string>();
+
+/**
+ * Prepares a load of all of `dir`: the module hooks learn the directory (its modules' import edges
+ * are kept from then on), and if an earlier load in this process imported its modules (Node's ESM
+ * cache would hand back the same instances), they all get a new generation: they evaluate afresh.
+ */
+export async function freshLoad(dir: string): Promise<void> {
+  const real = realDir(dir);
+  const again = loadedDirs.has(real);
+  loadedDirs.add(real);
+  await moduleHooks().apply({ kind: 'dir', dir: `${fileUrl(real)}/`, generation: again ? nextGeneration() : 0 });
+}

@@ -1,0 +1,50 @@
+/**
+ * Where in a plugin's own file a thrown value points, for reports and CI annotations: the first
+ * stack frame in that file. (An ESM syntax error's stack names no file: Node keeps its location
+ * to itself, so none is reported.) Reads the value's `stack` without ever
+ * throwing and leaves a Proxy alone; a frame's generation query is not part of its file.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { types } from 'node:util';
+import { safeGet } from './render.js';
+
+/** A position in a file, 1-based. */
+export interface Location {
+  readonly line: number;
+  readonly column?: number;
+}
+
+/** `file:///x.js?plugd=2:3:14` or `/x.js:3:14` (a path with a colon in it is not recognized). */
+const FRAME = /(file:\/\/[^\s():?]+|\/[^\s():?]+)(?:\?[^\s():]*)?:(\d+)(?::(\d+))?/g;
+
+/** The first place in `stack` of `thrown` that lies in the file at `path` (absolute; symlinks resolved). */
+export function locate(thrown: unknown, path: string): Location | undefined {
+  if (types.isProxy(thrown)) return undefined;
+  const stack = safeGet(thrown, 'stack');
+  if (typeof stack !== 'string') return undefined;
+  const file = realPath(path);
+  for (const match of stack.matchAll(FRAME)) {
+    const [, where = '', line = '', column] = match;
+    if (pathOf(where) !== file) continue;
+    return column === undefined ? { line: Number(line) } : { line: Number(line), column: Number(column) };
+  }
+  return undefined;
+}
+
+function pathOf(where: string): string | undefined {
+  if (!where.startsWith('file:')) return where;
+  try {
+    return fileURLToPath(where);
+  } catch {
+    return undefined;
+  }
+}
+
+function realPath(path: string): string {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return path;
+  }
+}

@@ -1,0 +1,61 @@
+import { describe, expect, test } from '@jest/globals';
+import { existsSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
+import { compareFiles, scan } from '../../src/load/scan.js';
+
+const IGNORED = resolve('fixtures/ignored');
+
+describe('scan', () => {
+  test('fixtures/ignored: the files that must not be entries are really there', () => {
+    // Otherwise the next test would pass for the wrong reason (e.g. node_modules not checked out).
+    for (const file of ['.hidden.js', '.dotdir/index.js', 'node_modules/x/index.js', 'types.d.ts', 'a.js.map', 'legacy.cjs',
+      'notes.txt', 'sub/other.js', 'deep/a/index.js', 'folder/helper.js']) {
+      expect([file, existsSync(join(IGNORED, file))]).toEqual([file, true]);
+    }
+  });
+
+  test('lists exactly the top-level .js/.mjs files and the one-level <dir>/index.js|mjs, sorted', async () => {
+    const entries = await scan('fixtures/ignored');
+    expect(entries.map((e) => e.file)).toEqual(['a.js', 'b.mjs', 'folder/index.js', 'folder2/index.mjs']);
+  });
+
+  test('each entry has a POSIX relative file and the absolute path of that file', async () => {
+    const entries = await scan('fixtures/ignored');
+    for (const entry of entries) {
+      expect(entry.file).not.toContain('\\');
+      expect(entry.path).toBe(join(IGNORED, ...entry.file.split('/')));
+      expect(existsSync(entry.path)).toBe(true);
+    }
+  });
+
+  test('gives the same result for a relative, an absolute and a trailing-separator directory', async () => {
+    const a = await scan('fixtures/ignored');
+    expect(await scan(IGNORED)).toEqual(a);
+    expect(await scan(IGNORED + sep)).toEqual(a);
+  });
+
+  test('orders by code unit, not by locale ("Z" < "a", "-" < "." < "/")', async () => {
+    const entries = await scan('fixtures/order');
+    expect(entries.map((e) => e.file)).toEqual(['Zeta.js', 'a-b.js', 'a.js', 'a.mjs', 'a/index.js']);
+  });
+
+  test('an empty directory has no entries', async () => {
+    // fixtures/two-dirs holds only sub-folders without index files.
+    expect(await scan('fixtures/two-dirs')).toEqual([]);
+  });
+
+  test('a directory that does not exist, or a file, is an error rather than "no plugins"', async () => {
+    await expect(scan('fixtures/no-such-directory')).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(scan('fixtures/ignored/a.js')).rejects.toMatchObject({ code: 'ENOTDIR' });
+  });
+});
+
+describe('compareFiles', () => {
+  test('is a locale-free total order', () => {
+    const files = ['b.js', 'a/index.js', 'a.js', 'Zeta.js', 'a-b.js', 'é.js', 'e.js', 'a.mjs'];
+    expect([...files].sort(compareFiles)).toEqual(['Zeta.js', 'a-b.js', 'a.js', 'a.mjs', 'a/index.js', 'b.js', 'e.js', 'é.js']);
+    expect(compareFiles('a.js', 'a.js')).toBe(0);
+    expect(compareFiles('a.js', 'b.js')).toBeLessThan(0);
+    expect(compareFiles('b.js', 'a.js')).toBeGreaterThan(0);
+  });
+});
