@@ -78,7 +78,7 @@ export class Daemon {
   /** Every unit of the directory, by unit name. */
   #units = new Map<string, Unit>();
   /** The units whose good version was refused (duplicates), with why. */
-  #refused: ReadonlyMap<string, PlugdError[]> = new Map();
+  #refused: ReadonlyMap<string, readonly PlugdError[]> = new Map();
   /** The live version of each unit, by unit name (see {@link decide}). */
   #live: ReadonlyMap<string, Version> = new Map();
   /** The plugins that should run, in registration order. */

@@ -5,7 +5,8 @@
  * what a fresh start on the directory as it is now would give, except that a unit whose latest
  * version failed keeps its last good one. Startup and every hot reload go through {@link decide}.
  */
-import { DuplicatePluginError, type PlugdError } from '../core/errors.js';
+import { Owners } from '../core/commit.js';
+import type { DuplicatePluginError, PlugdError } from '../core/errors.js';
 import type { ValidRegistration } from '../core/registration.js';
 import type { PluginRecord } from '../core/record.js';
 import { compareFiles, unitOf } from '../load/scan.js';
@@ -43,37 +44,29 @@ export interface Decision {
   /** The plugins that should run, in registration order (sorted file order, then call order). */
   readonly records: PluginRecord[];
   /** The units whose good version was refused, with why (duplicates of an earlier file). */
-  readonly refused: ReadonlyMap<string, DuplicatePluginError[]>;
+  readonly refused: ReadonlyMap<string, readonly DuplicatePluginError[]>;
   /** The version of each unit that is live: its good one, or its kept one while that is refused. */
   readonly live: ReadonlyMap<string, Version>;
 }
 
 /** Commits the good version of every unit (keyed by unit name), or while it is refused its kept one, in sorted entry order. */
 export function decide(dir: string, units: ReadonlyMap<string, Unit>): Decision {
-  const owners = new Map<string, string>();
+  const owners = new Owners();
   const records: PluginRecord[] = [];
-  const refused = new Map<string, DuplicatePluginError[]>();
+  const refused = new Map<string, readonly DuplicatePluginError[]>();
   const live = new Map<string, Version>();
   const sorted = [...units.values()].sort((a, b) => compareFiles(a.entry, b.entry));
-  // The common case, no clash, allocates nothing; the errors are built only for a refusal.
-  const clashes = (version: Version | undefined): boolean => version?.registrations.some((r) => owners.has(r.name)) ?? false;
-  const clashesOf = (unit: Unit, version: Version | undefined): DuplicatePluginError[] => (version?.registrations ?? []).flatMap((r) => {
-    const owner = owners.get(r.name);
-    return owner === undefined ? [] : [new DuplicatePluginError(unit.entry, r.name, owner)];
-  });
   for (const unit of sorted) {
     let version = unit.good;
-    if (clashes(version)) {
-      refused.set(unitOf(unit.entry), clashesOf(unit, version));
+    const clashes = owners.clashes(unit.entry, version?.registrations ?? []);
+    if (clashes.length > 0) {
+      refused.set(unitOf(unit.entry), clashes);
       version = unit.kept;
-      if (version === undefined || clashes(version)) continue;
+      if (version === undefined || owners.clashes(unit.entry, version.registrations).length > 0) continue;
     }
     if (version === undefined) continue;
     live.set(unitOf(unit.entry), version);
-    for (const r of version.registrations) {
-      owners.set(r.name, unit.entry);
-      records.push({ name: r.name, type: r.type, id: r.id, requires: r.requires, file: unit.entry, dir, registration: r });
-    }
+    records.push(...owners.take(unit.entry, dir, version.registrations));
   }
   return { records, refused, live };
 }

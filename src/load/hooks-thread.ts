@@ -5,7 +5,7 @@
  * and the host asks here for the import edges, which only this thread sees.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { LoaderState, type Loaded, type Resolved, type StateUpdate } from './loader-state.js';
+import { LoaderState, type Resolved, type StateUpdate } from './loader-state.js';
 
 /** A message from the host: apply an update, or ask for importers. */
 export type HostMessage =
@@ -20,6 +20,11 @@ export interface HooksData {
 
 let state: LoaderState | undefined;
 
+/** This thread's state, for the load hook (lock-thread.ts), registered later in the same thread. */
+export function threadState(): LoaderState | undefined {
+  return state;
+}
+
 /** Called by Node once, with the data given to `module.register`. */
 export function initialize(data: HooksData): void {
   const own = (state = new LoaderState(data.plugd));
@@ -32,13 +37,6 @@ export function initialize(data: HooksData): void {
     }
   });
   data.port.unref();
-}
-
-/** Node's async load hook: refuses what a locked or checked load must not run (see LoaderState.checkLoaded). */
-export async function load(url: string, context: unknown, next: (u: string, c: unknown) => Promise<Loaded>): Promise<Loaded> {
-  const loaded = await next(url, context);
-  state?.checkLoaded(url, loaded.source);
-  return loaded;
 }
 
 /** Node's async resolve hook. */

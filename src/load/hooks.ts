@@ -54,11 +54,11 @@ function install(): ModuleHooks {
   const registerHooks = (nodeModule as { registerHooks?: RegisterHooks }).registerHooks;
   if (registerHooks !== undefined) {
     registerHooks({ resolve: (specifier, context, next) => state.resolve(specifier, context.parentURL, () => next(specifier, context)) });
-    // The load hook only checks (locks, the permissions of packages plugins load): it is installed
-    // when a load first asks for a check, so that a load without any costs no extra step per module.
+    // The load hook only checks locks: it is installed with the first locked load, so that a load
+    // without one costs no extra step per module.
     let loadHook = false;
     return inThread(state, () => {
-      if (loadHook || !state.checking) return;
+      if (loadHook || !state.locked) return;
       loadHook = true;
       registerHooks({
         load: (url, context, next) => {
@@ -91,12 +91,17 @@ function offThread(state: LoaderState, plugd: string): ModuleHooks {
   const { port1, port2 } = new MessageChannel();
   nodeModule.register(new URL('./hooks-thread.js', import.meta.url), { data: { port: port2, plugd }, transferList: [port2] });
   const ask = request(port1);
+  let loadHook = false;
   return {
     versioned: (url) => state.versioned(url),
     generation: (url) => state.generation(url),
     apply: async (update) => {
       state.apply(update);
       await ask({ update });
+      if (!loadHook && state.locked) {
+        loadHook = true;
+        nodeModule.register(new URL('./lock-thread.js', import.meta.url));
+      }
     },
     importersOf: async (files) => new Set(((await ask({ importersOf: files })) as { files: string[] }).files),
   };

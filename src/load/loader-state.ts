@@ -98,6 +98,8 @@ export class LoaderState {
   readonly #owners = new Map<string, readonly number[]>();
   /** Modules loaded on behalf of a plugin directory (outside it, or in a `node_modules` of it): the directory. */
   readonly #loadedFor = new Map<string, string>();
+  /** Those of them whose permissions passed (checked once each). */
+  readonly #permitted = new Set<string>();
 
   /** @param plugd The URL of the host's own plugd module, which `'plugd'` resolves to. */
   constructor(readonly plugd: string) {}
@@ -113,37 +115,40 @@ export class LoaderState {
     else this.#locks.set(update.dir, update.files);
   }
 
-  /** True while some directory is locked or has its packages checked: only then has a load hook anything to check. */
-  get checking(): boolean {
-    return this.#locks.size > 0 || this.#owners.size > 0;
+  /** True while some directory is locked: only then has a load hook anything to check. */
+  get locked(): boolean {
+    return this.#locks.size > 0;
   }
 
   /**
    * The load step of both hooks: throws (an Error carrying the refusal's fields, which survive a
-   * thread hop) when the module `url` with the bytes `source` must not run; see {@link lockRefusal}
-   * and {@link permissionRefusal}.
+   * thread hop) when the module `url` with the bytes `source` must not run (see {@link lockRefusal}).
    */
   checkLoaded(url: string, source: Loaded['source']): void {
-    const refusal = this.permissionRefusal(url) ?? this.lockRefusal(url, source);
-    if (refusal !== undefined) throw Object.assign(new Error(`${refusal.file}: ${refusal.code}`), refusal);
+    refuse(this.lockRefusal(url, source));
   }
 
   /**
    * The permission rule for what plugins load beyond their directory's own files: a package module
    * or an outside file that a module of a checked directory imports must not be writable by group
    * or others, nor owned by a user other than the allowed ones. Checked on the file Node resolved
-   * (its real path), as it is loaded. Returns why not, or undefined.
+   * (its real path), as it is resolved for a plugin (so no load hook is needed for it). Returns
+   * why not, or undefined.
    */
   permissionRefusal(url: string): PermissionRefusal | undefined {
     if (this.#owners.size === 0 || !url.startsWith('file:')) return undefined;
     const plain = stripQuery(withoutGeneration(url));
     const dir = this.#loadedFor.get(plain);
     const owners = dir === undefined ? undefined : this.#owners.get(dir);
-    if (owners === undefined) return undefined;
+    if (owners === undefined || this.#permitted.has(plain)) return undefined;
     const file = fileURLToPath(plain);
-    const info = statSync(file);
+    const info = statSync(file, { throwIfNoEntry: false });
+    if (info === undefined) return undefined; // gone: Node's own load says so
     const writable = foreignWriteBits(info);
-    if (writable === 0 && owners.includes(info.uid)) return undefined;
+    if (writable === 0 && owners.includes(info.uid)) {
+      this.#permitted.add(plain);
+      return undefined;
+    }
     return { code: 'E_PLUGIN_PERMISSIONS', file, mode: info.mode & 0o7777, owner: info.uid, expectedOwner: owners, writable };
   }
 
@@ -194,11 +199,11 @@ export class LoaderState {
     if (!url.startsWith('file:')) return result;
     const base = withoutGeneration(url);
     const plain = stripQuery(base);
-    const escaped = this.#escaped(specifier, parentURL, plain);
-    if (escaped !== undefined) throw Object.assign(new Error(`${escaped.file}: ${escaped.code}`), escaped);
+    refuse(this.#escaped(specifier, parentURL, plain));
     if (parentURL?.startsWith('file:') === true) {
       if (!plain.includes('/node_modules/')) this.#edge(parentURL, plain);
       this.#markLoadedFor(parentURL, plain);
+      refuse(this.permissionRefusal(plain));
     }
     if (this.generation(plain) === 0) return url === base ? result : { ...result, url: base };
     return { ...result, url: this.versioned(base) };
@@ -296,6 +301,11 @@ export function withoutGeneration(url: string): string {
 export function generationIn(url: string): number {
   const match = GENERATION.exec(url);
   return match === null ? 0 : Number(/\d+/.exec(match[0])?.[0] ?? 0);
+}
+
+/** Throws `refusal` (as an Error carrying its fields, which survive a thread hop), if there is one. */
+function refuse(refusal: LockRefusal | PermissionRefusal | PathRefusal | undefined): void {
+  if (refusal !== undefined) throw Object.assign(new Error(`${refusal.file}: ${refusal.code}`), refusal);
 }
 
 function sha256(bytes: string | ArrayBuffer | ArrayBufferView): string {

@@ -4,8 +4,9 @@
  */
 import { join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DuplicatePluginError, LoadFailedError, PluginLoadError, RegistryBusyError, type LateRegistrationError, type PlugdError } from '../core/errors.js';
+import { LoadFailedError, PluginLoadError, RegistryBusyError, type LateRegistrationError, type PlugdError } from '../core/errors.js';
 import { evaluate, type ModuleOutcome } from './evaluate.js';
+import { Owners } from '../core/commit.js';
 import { resolveGraph, type GraphResult } from '../core/graph.js';
 import type { PluginRecord } from '../core/record.js';
 import { startPlugins, type Running, type StartOptions } from '../core/lifecycle.js';
@@ -144,7 +145,7 @@ export class Registry {
   #evaluateCommit(placement: LoadPlan, outcomes: readonly ModuleOutcome[], late: readonly LateRegistrationError[],
     durationMs: number): { report: LoadReport; added: PluginRecord[] } {
     const { dir } = placement;
-    const added = new Map<string, PluginRecord>();
+    const owners = new Owners([...this.#plugins.values()].map((p) => [p.name, ownerFile(dir, p)] as const));
     const files: FileReport[] = [];
     const plugins: PluginRecord[] = [];
     const errors: PlugdError[] = [];
@@ -154,20 +155,9 @@ export class Registry {
       const problems: PlugdError[] = [...outcome.errors];
       // A module that failed to evaluate registered nothing for sure; one that evaluated has its
       // clashes with earlier files reported too, even when it is refused for another reason.
-      if (!problems.some((e) => e instanceof PluginLoadError)) {
-        for (const reg of outcome.registrations) {
-          const owner = this.#plugins.get(reg.name) ?? added.get(reg.name);
-          if (owner !== undefined) problems.push(new DuplicatePluginError(file, reg.name, ownerFile(dir, owner)));
-        }
-      }
+      if (!problems.some((e) => e instanceof PluginLoadError)) problems.push(...owners.clashes(file, outcome.registrations));
       const accepted = problems.length === 0;
-      if (accepted) {
-        for (const reg of outcome.registrations) {
-          const record: PluginRecord = { name: reg.name, type: reg.type, id: reg.id, requires: reg.requires, file, dir, registration: reg };
-          added.set(reg.name, record);
-          plugins.push(record);
-        }
-      }
+      if (accepted) plugins.push(...owners.take(file, dir, outcome.registrations));
       problems.push(...late.filter((e) => e.file === file));
       // An error shared by several files (a missing lock refuses them all) is one problem.
       for (const problem of problems) if (!errors.includes(problem)) errors.push(problem);

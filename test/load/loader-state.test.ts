@@ -107,9 +107,9 @@ describe('the lock (the load step)', () => {
 
   test('passes the bytes the lock lists, refuses others with both digests, and unlisted files', () => {
     const state = new LoaderState(PLUGD);
-    expect(state.checking).toBe(false);
+    expect(state.locked).toBe(false);
     state.apply({ kind: 'lock', dir: DIR, files: { 'a.js': sha('A'), 'lib/b.js': sha('B') } });
-    expect(state.checking).toBe(true);
+    expect(state.locked).toBe(true);
     expect(state.lockRefusal(`${DIR}a.js?plugd=2`, 'A')).toBeUndefined();
     expect(state.lockRefusal(`${DIR}lib/b.js`, Buffer.from('B'))).toBeUndefined();
     expect(state.lockRefusal(`${DIR}a.js`, 'changed')).toEqual({ code: 'E_INTEGRITY', file: 'a.js', reason: 'mismatch', expected: sha('A'), actual: sha('changed') });
@@ -124,8 +124,8 @@ describe('the lock (the load step)', () => {
   });
 });
 
-describe('the permissions of what plugins load beyond their directory (the load step)', () => {
-  test('a package a plugin imports, writable by others, is refused; the directory\'s own files and unchecked loads are not judged here', async () => {
+describe('the permissions of what plugins load beyond their directory (resolve)', () => {
+  test('a package a plugin imports, writable by others, is refused as it resolves; unchecked loads are not judged', async () => {
     const root = await mkdtemp(join(tmpdir(), 'plugd-state-'));
     const pkg = join(root, 'pkg.js');
     await writeFile(pkg, 'export {};\n');
@@ -135,11 +135,10 @@ describe('the permissions of what plugins load beyond their directory (the load 
 
     const { state } = setup();
     state.apply({ kind: 'owners', dir: DIR, owners });
-    // Imported by a module of the directory: judged as it loads.
-    state.resolve(pkgUrl, `${DIR}a.js`, () => ({ url: pkgUrl }));
+    // Imported by a module of the directory: judged as it resolves.
+    expect(() => state.resolve(pkgUrl, `${DIR}a.js`, () => ({ url: pkgUrl }))).toThrow(expect.objectContaining({ code: 'E_PLUGIN_PERMISSIONS', file: pkg }));
     expect(state.permissionRefusal(pkgUrl)).toMatchObject({ code: 'E_PLUGIN_PERMISSIONS', file: pkg, mode: 0o666, owner: process.getuid?.() ?? 0, expectedOwner: owners });
     expect((state.permissionRefusal(pkgUrl)?.writable ?? 0) & 0o002).toBe(0o002);
-    expect(() => { state.checkLoaded(pkgUrl, 'export {};\n'); }).toThrow(expect.objectContaining({ code: 'E_PLUGIN_PERMISSIONS', file: pkg }));
     // Once the directory's check is lifted (--allow-insecure), it loads.
     state.apply({ kind: 'owners', dir: DIR, owners: null });
     expect(state.permissionRefusal(pkgUrl)).toBeUndefined();
