@@ -1,4 +1,4 @@
-/** `plugd check <dir> [--json] [--init] [--timeout <ms>]`. */
+/** `plugd check <dir> [--json] [--init] [--timeout <ms>] [--locked] [--allow-insecure]`. */
 import { stat } from 'node:fs/promises';
 import { check } from '../check.js';
 import { renderThrown } from '../core/errors.js';

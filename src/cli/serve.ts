@@ -1,6 +1,6 @@
 /**
  * `plugd serve [--plugins <dir>] [--config <file>] [--root <dir>] [--state <dir>] [--watch]
- * [--timeout <ms>] [--log-level <level>]`: the daemon, its control
+ * [--timeout <ms>] [--log-level <level>] [--locked] [--allow-insecure]`: the daemon, its control
  * socket, and its signals.
  */
 import { unlink } from 'node:fs/promises';

@@ -133,7 +133,7 @@ export class PluginLoadError extends PlugdError {
   readonly reason: LoadFailureReason;
   /** The raw value the module threw or rejected with (in memory only, never serialized). */
   readonly thrown: unknown;
-  /** The line in `file` where it was thrown (or the syntax error is), where known. */
+  /** The line in `file` where it was thrown, where known (an ESM syntax error's location is not). */
   readonly line?: number;
   /** The column on that line, where known. */
   readonly column?: number;

@@ -6,7 +6,6 @@
  * line per plugin and a `ready` line, plugd's inventory in the database, and containerd's
  * `required_plugins` / `disabled_plugins`.
  */
-import { realpathSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -30,6 +29,7 @@ import { progress } from './progress.js';
 import { isModuleName, unitOf } from '../load/scan.js';
 import { affected, decide, type Unit, type Version } from './units.js';
 import { DEFAULT_TIMING, UnitWatcher } from './watch.js';
+import { realPath } from '../util/real-path.js';
 
 /** A plugin in the `plugd ls --json` document. */
 export interface PluginDoc {
@@ -492,14 +492,6 @@ export class Daemon {
   }
 }
 
-/** The real path of `path`, or `path` when it cannot be resolved. */
-function realPath(path: string): string {
-  try {
-    return realpathSync.native(path);
-  } catch {
-    return path;
-  }
-}
 
 /** The entry file of unit `name` as it is on disk now, or undefined when it is not a plugin (any more). */
 async function entryOf(dir: string, name: string): Promise<string | undefined> {

@@ -3,7 +3,7 @@
  * which file is calling and whether the call is on time), each bounded by a timeout. Every failure
  * becomes a typed error naming the file; nothing a module throws escapes.
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, relative, sep } from 'node:path';
 import { channel, type LoadScope } from '../core/channel.js';
 import { Deadlines, TIMED_OUT } from '../core/deadline.js';
@@ -17,6 +17,7 @@ import { moduleHooks } from './hooks.js';
 import { locate } from '../util/locate.js';
 import type { LoadPlan } from './plan.js';
 import type { Entry } from './scan.js';
+import { realPath } from '../util/real-path.js';
 
 /** What importing one entry gave. */
 export interface ModuleOutcome {
@@ -146,14 +147,6 @@ function hookRefusal(thrown: unknown, plan: LoadPlan): IntegrityError | PluginPe
   return undefined;
 }
 
-/** The real path of `path` (an entry may be a symlink), or `path` itself when it cannot be resolved (the import will say why). */
-function realPath(path: string): string {
-  try {
-    return realpathSync.native(path);
-  } catch {
-    return path;
-  }
-}
 
 function classify(thrown: unknown): LoadFailureReason {
   const code = safeGet(thrown, 'code');

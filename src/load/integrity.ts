@@ -240,8 +240,9 @@ function serializeLock(lock: Lock): string {
 }
 
 /**
- * Writes `<dir>/plugd.lock`: the sha256 of every plugin file (every file {@link listTree} lists,
- * so entries and folder plugins' files, never dotfiles, `node_modules` or the lock itself) and the
+ * Writes `<dir>/plugd.lock`: the sha256 of every plugin file (every file {@link listTree} lists:
+ * entries, siblings, folder plugins' files and their own `node_modules`; never dotfiles, the
+ * directory's own top-level `node_modules` or the lock itself) and the
  * plugd version. The output is stable: the same files give the same bytes. Written atomically.
  */
 export async function writeLock(dir: string): Promise<{ path: string; lock: Lock }> {

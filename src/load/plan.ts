@@ -4,13 +4,13 @@
  * files (see hooks.ts): nothing is copied or rewritten, so a plugin sees exactly the files, the
  * package scope and the `node_modules` that plain Node gives it.
  */
-import { realpathSync } from 'node:fs';
 import { admit, refusal, type Admission, type AdmitOptions } from './admit.js';
 import type { PlugdError } from '../core/errors.js';
 import { fileUrl } from '../util/file-url.js';
 import { moduleHooks, nextGeneration } from './hooks.js';
 import { allowedOwners } from './integrity.js';
 import { entriesOf, listTree, scan, type Entry } from './scan.js';
+import { realPath } from '../util/real-path.js';
 
 /** The entries of one load, and what keeps some of them from being imported. */
 export interface LoadPlan {
@@ -48,20 +48,13 @@ export async function planUnits(dir: string, units: readonly string[], policy: A
  */
 async function checkModules(dir: string, policy: AdmitOptions, admission: Admission | undefined): Promise<void> {
   const hooks = moduleHooks();
-  const url = `${fileUrl(realDir(dir))}/`;
+  const url = `${fileUrl(realPath(dir))}/`;
   const lock = admission?.lock;
   if (lock !== undefined) await hooks.apply({ kind: 'lock', dir: url, files: lock.files });
   const owners = policy.permissions === true && policy.allowInsecure !== true && process.platform !== 'win32' ? allowedOwners() : undefined;
   await hooks.apply({ kind: 'owners', dir: url, owners: owners ?? null });
 }
 
-function realDir(dir: string): string {
-  try {
-    return realpathSync.native(dir);
-  } catch {
-    return dir;
-  }
-}
 
 function plan(dir: string, entries: readonly Entry[], admission: Admission | undefined): LoadPlan {
   return { dir, entries, admission, problems: (entry) => refusal(admission, entry.file) };
@@ -79,7 +72,7 @@ const loadedDirs = new Set<string>();
  * cache would hand back the same instances), they all get a new generation: they evaluate afresh.
  */
 export async function freshLoad(dir: string): Promise<void> {
-  const real = realDir(dir);
+  const real = realPath(dir);
   const again = loadedDirs.has(real);
   loadedDirs.add(real);
   await moduleHooks().apply({ kind: 'dir', dir: `${fileUrl(real)}/`, generation: again ? nextGeneration() : 0 });

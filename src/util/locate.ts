@@ -4,10 +4,10 @@
  * to itself, so none is reported.) Reads the value's `stack` without ever
  * throwing and leaves a Proxy alone; a frame's generation query is not part of its file.
  */
-import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { types } from 'node:util';
 import { safeGet } from './render.js';
+import { realPath } from './real-path.js';
 
 /** A position in a file, 1-based. */
 export interface Location {
@@ -41,10 +41,3 @@ function pathOf(where: string): string | undefined {
   }
 }
 
-function realPath(path: string): string {
-  try {
-    return realpathSync.native(path);
-  } catch {
-    return path;
-  }
-}
