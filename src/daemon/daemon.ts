@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { DaemonConfig } from './config.js';
 import { unknownPluginSections } from './config.js';
 import { renderThrown, type PlugdError } from '../core/errors.js';
-import { evaluate, type ModuleOutcome } from '../load/evaluate.js';
+import { importEntries, type ModuleOutcome } from '../load/evaluate.js';
 import { resolveGraph } from '../core/graph.js';
 import { Runtime, type PluginState } from '../core/lifecycle.js';
 import { MetaStore } from './meta.js';
@@ -254,15 +254,11 @@ export class Daemon {
   async #import(placement: LoadPlan, files: readonly string[], onModule?: () => void): Promise<ModuleOutcome[]> {
     const entries = placement.entries.filter((e) => files.includes(e.file));
     for (const entry of entries) this.#entryUnits.set(fileUrl(realPath(entry.path)), unitOf(entry.file));
-    const outcomes = await evaluate(placement, entries, {
+    return importEntries(placement, entries, {
       timeout: this.#config.timeouts.load,
       onLate: (error) => { this.#log.warn({ file: error.file, plugin: error.plugin, code: error.code, err: error.message }, 'late registration refused'); },
       ...(onModule === undefined ? {} : { onModule }),
     });
-    // Registrations a module schedules on a timer are late: let them land (and be refused) now.
-    await new Promise((r) => setTimeout(r, 0));
-    await new Promise((r) => setImmediate(r));
-    return outcomes;
   }
 
   /** Logs what the admission checks let through as warnings, and what they found missing. */
@@ -361,56 +357,79 @@ export class Daemon {
     return { units, pulled };
   }
 
-  /** One reload pass over `changed` (unit -> time of its first event): the hot-reload pipeline. */
+  /**
+   * One reload pass over `changed` (unit -> time of its first event), in four steps: import the
+   * changed units (and those a changed shared module pulls in), decide what goes live, restart
+   * what that affects, report.
+   */
   async #reload(changed: ReadonlyMap<string, number>): Promise<void> {
     const { units: batch, pulled } = await this.#expand(changed);
-    const dir = this.#config.pluginDir;
-    const log = this.#log;
-    const watcher = this.#watcher;
     const before = this.#records;
     const wasLive = new Map(this.#live);
     const seen = new Map<string, string>();
-    const touched = new Map<string, { file: string; result: string; at: number; error?: PlugdError }>();
+    const touched: Touched = new Map();
     const candidates = new Map<string, Unit>();
-
     for (const [name, at] of batch) {
-      seen.set(name, watcher?.snapshot(name) ?? '');
-      const entry = await entryOf(dir, name);
-      const existing = this.#units.get(name);
-      if (entry === undefined) {
-        if (existing !== undefined) {
-          this.#units.delete(name);
-          touched.set(name, { file: existing.entry, result: 'removed', at });
-        }
-        continue;
-      }
-      const digest = (await unitDigest(dir, entry)) ?? '';
-      const same = !pulled.has(name) && existing?.entry === entry;
-      if (same && existing.attempted === digest) continue; // the same bytes again
-      if (same && this.#liveDigest(name) === digest) {
-        // Back to exactly the bytes that are live (a broken save reverted): no new version, the error is gone.
-        existing.attempted = digest;
-        existing.loadErrors = [];
-        continue;
-      }
-      const placement = await planUnits(dir, [name], this.#policy);
-      this.#admitted(placement);
-      const [outcome] = await this.#import(placement, [entry]);
-      if (watcher !== undefined && watcher.snapshot(name) !== seen.get(name)) continue; // still changing: retried once quiet
-      const unit: Unit = existing ?? { entry, good: undefined, generation: 0, attempted: undefined, loadErrors: [] };
-      unit.attempted = digest;
-      if (outcome === undefined || outcome.vanished || outcome.errors.length > 0) {
-        unit.loadErrors = outcome?.errors ?? [];
-        this.#units.set(name, unit);
-        const error = unit.loadErrors[0];
-        touched.set(name, { file: entry, result: 'failed', at, ...(error === undefined ? {} : { error }) });
-        continue;
-      }
-      candidates.set(name, { ...unit, entry, loadErrors: [], good: { digest, registrations: outcome.registrations } });
+      seen.set(name, this.#watcher?.snapshot(name) ?? '');
+      const candidate = await this.#importUnit(name, at, pulled.has(name), seen, touched);
+      if (candidate !== undefined) candidates.set(name, candidate);
     }
+    this.#goLive(candidates, batch, wasLive, touched);
+    const restarted = await this.#restartAffected(before);
+    this.#report(touched, restarted);
+    for (const name of batch.keys()) this.#watcher?.recheck(name, seen.get(name) ?? '');
+    if (touched.size > 0) this.#reloads++;
+    this.#checkHeap();
+  }
 
-    // The new versions go live unless refused as duplicates of other live files: then the live one
-    // stays (kept), until the new one's clash is gone. A version that never ran is not kept.
+  /**
+   * Imports the unit `name` as it is on disk now; returns it with its new version when that
+   * imported cleanly. A unit that is gone, failed, unchanged or still changing is recorded (in
+   * `touched`, or not at all) and gives nothing. A unit `pulledIn` by a changed module it imports
+   * is imported even though its own bytes are the same.
+   */
+  async #importUnit(name: string, at: number, pulledIn: boolean, seen: ReadonlyMap<string, string>, touched: Touched): Promise<Unit | undefined> {
+    const dir = this.#config.pluginDir;
+    const entry = await entryOf(dir, name);
+    const existing = this.#units.get(name);
+    if (entry === undefined) {
+      if (existing !== undefined) {
+        this.#units.delete(name);
+        touched.set(name, { file: existing.entry, result: 'removed', at });
+      }
+      return undefined;
+    }
+    const digest = (await unitDigest(dir, entry)) ?? '';
+    const same = !pulledIn && existing?.entry === entry;
+    if (same && existing.attempted === digest) return undefined; // the same bytes again
+    if (same && this.#liveDigest(name) === digest) {
+      // Back to exactly the bytes that are live (a broken save reverted): no new version, the error is gone.
+      existing.attempted = digest;
+      existing.loadErrors = [];
+      return undefined;
+    }
+    const placement = await planUnits(dir, [name], this.#policy);
+    this.#admitted(placement);
+    const [outcome] = await this.#import(placement, [entry]);
+    if (this.#watcher !== undefined && this.#watcher.snapshot(name) !== seen.get(name)) return undefined; // still changing: retried once quiet
+    const unit: Unit = existing ?? { entry, good: undefined, generation: 0, attempted: undefined, loadErrors: [] };
+    unit.attempted = digest;
+    if (outcome === undefined || outcome.vanished || outcome.errors.length > 0) {
+      unit.loadErrors = outcome?.errors ?? [];
+      this.#units.set(name, unit);
+      const error = unit.loadErrors[0];
+      touched.set(name, { file: entry, result: 'failed', at, ...(error === undefined ? {} : { error }) });
+      return undefined;
+    }
+    return { ...unit, entry, loadErrors: [], good: { digest, registrations: outcome.registrations } };
+  }
+
+  /**
+   * Decides what goes live: the new versions, unless refused as duplicates of other live files -
+   * then the live one stays (kept) until the new one's clash is gone; a version that never ran is
+   * not kept. Bumps the generation of every unit whose live version changed.
+   */
+  #goLive(candidates: Map<string, Unit>, batch: ReadonlyMap<string, number>, wasLive: ReadonlyMap<string, Version>, touched: Touched): void {
     for (const [name, unit] of candidates) this.#units.set(name, unit);
     let decision = this.#decide();
     for (const [name, candidate] of candidates) {
@@ -430,32 +449,35 @@ export class Daemon {
         if (!touched.has(name)) touched.set(name, { file: unit.entry, result: 'live', at: batch.get(name) ?? performance.now() });
       }
     }
-    for (const name of candidates.keys()) {
-      if (!touched.has(name)) {
-        const refused = decision.refused.get(name)?.[0];
-        touched.set(name, { file: candidates.get(name)?.entry ?? name, result: refused === undefined ? 'live' : 'refused', at: batch.get(name) ?? 0, ...(refused === undefined ? {} : { error: refused }) });
-      }
+    for (const [name, candidate] of candidates) {
+      if (touched.has(name)) continue;
+      const refused = decision.refused.get(name)?.[0];
+      touched.set(name, { file: candidate.entry, result: refused === undefined ? 'live' : 'refused', at: batch.get(name) ?? 0, ...(refused === undefined ? {} : { error: refused }) });
     }
+  }
 
+  /** Closes what the change from `before` affects (in reverse order) and starts it again (in order); returns the plugins started. */
+  async #restartAffected(before: readonly PluginRecord[]): Promise<ReadonlySet<string>> {
     const { start, stop } = affected(before, this.#records);
     const runtime = this.#runtime;
-    if (runtime !== undefined && (start.size > 0 || stop.size > 0)) {
-      const { handoff } = await runtime.stop(stop);
-      await runtime.start(this.#records, this.#graph(), start, handoff);
-      for (const name of stop) if (!this.#records.some((r) => r.name === name)) this.#meta?.forgetPlugin(name);
-    }
+    if (runtime === undefined || (start.size === 0 && stop.size === 0)) return start;
+    const { handoff } = await runtime.stop(stop);
+    await runtime.start(this.#records, this.#graph(), start, handoff);
+    for (const name of stop) if (!this.#records.some((r) => r.name === name)) this.#meta?.forgetPlugin(name);
+    return start;
+  }
+
+  /** One log line and one inventory event per touched unit. */
+  #report(touched: Touched, restarted: ReadonlySet<string>): void {
     const now = performance.now();
     for (const [name, t] of touched) {
       const own = this.#records.filter((r) => unitOf(r.file) === name).map((r) => r.name);
-      const reinit = [...start].filter((p) => !own.includes(p));
+      const reinit = [...restarted].filter((p) => !own.includes(p));
       const line = { file: t.file, plugins: own, reinit, result: t.result, ms: round(now - t.at), generation: this.#units.get(name)?.generation ?? 0 };
-      if (t.error === undefined) log.info(line, 'reload');
-      else log.error({ ...line, code: t.error.code, err: t.error.message, ...at(t.error) }, 'reload');
+      if (t.error === undefined) this.#log.info(line, 'reload');
+      else this.#log.error({ ...line, code: t.error.code, err: t.error.message, ...at(t.error) }, 'reload');
       this.#meta?.event({ kind: 'reload', file: t.file, ok: t.error === undefined, ms: now - t.at, detail: t.error?.message ?? t.result });
     }
-    for (const name of batch.keys()) watcher?.recheck(name, seen.get(name) ?? '');
-    if (touched.size > 0) this.#reloads++;
-    this.#checkHeap();
   }
 
   #checkHeap(): void {
@@ -492,6 +514,9 @@ export class Daemon {
   }
 }
 
+
+/** What a reload did to each unit it touched, by unit name: for its log line. */
+type Touched = Map<string, { file: string; result: 'live' | 'failed' | 'refused' | 'removed'; at: number; error?: PlugdError }>;
 
 /** The entry file of unit `name` as it is on disk now, or undefined when it is not a plugin (any more). */
 async function entryOf(dir: string, name: string): Promise<string | undefined> {

@@ -148,6 +148,18 @@ function hookRefusal(thrown: unknown, plan: LoadPlan): IntegrityError | PluginPe
 }
 
 
+/**
+ * The import step of every load (a whole directory, or a hot reload's units): {@link evaluate},
+ * then a turn of the event loop, so that registrations a module scheduled on a timer or
+ * `setImmediate` land now - and are reported late - rather than after the caller moved on.
+ */
+export async function importEntries(plan: LoadPlan, entries: readonly Entry[], options: EvaluateOptions): Promise<ModuleOutcome[]> {
+  const outcomes = await evaluate(plan, entries, options);
+  await new Promise((r) => setTimeout(r, 0));
+  await new Promise((r) => setImmediate(r));
+  return outcomes;
+}
+
 function classify(thrown: unknown): LoadFailureReason {
   const code = safeGet(thrown, 'code');
   if (typeof code === 'string' && RESOLVE_CODES.has(code)) return 'resolve';

@@ -5,7 +5,7 @@
 import { join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LoadFailedError, PluginLoadError, RegistryBusyError, type LateRegistrationError, type PlugdError } from '../core/errors.js';
-import { evaluate, type ModuleOutcome } from './evaluate.js';
+import { importEntries, type ModuleOutcome } from './evaluate.js';
 import { Owners } from '../core/commit.js';
 import { resolveGraph, type GraphResult } from '../core/graph.js';
 import type { PluginRecord } from '../core/record.js';
@@ -115,14 +115,11 @@ export class Registry {
       else options.onLateRegistration?.(error);
     };
     const onModule = options.onModule;
-    const outcomes = await evaluate(placement, entries, {
+    const outcomes = await importEntries(placement, entries, {
       timeout: options.timeout ?? DEFAULT_TIMEOUT,
       onLate,
       ...(onModule === undefined ? {} : { onModule: (file: string) => { onModule(file, entries.length); } }),
     });
-    // Registrations scheduled by a module on a timer or setImmediate count as late; let them land.
-    await new Promise((r) => setTimeout(r, 0));
-    await new Promise((r) => setImmediate(r));
     const { report, added } = this.#evaluateCommit(placement, outcomes, late, performance.now() - start);
     returned = true;
     if (options.failFast === true && !report.ok) throw new LoadFailedError(dir, [...report.errors]);
