@@ -242,6 +242,31 @@ export class DependencyError extends PlugdError {
     this.missing = 'missing' in detail ? detail.missing : undefined;
     this.cycle = 'cycle' in detail ? detail.cycle : undefined;
   }
+
+  /** `plugin` cannot start: `missing` have no plugin, or only ones that cannot start (`blocked`: why, by type). */
+  static unresolved(plugin: string, missing: readonly string[], blocked: readonly string[], unregistered: boolean): DependencyError {
+    return new DependencyError(plugin, { missing: [...missing] },
+      `plugin "${plugin}" cannot start: it requires ${blocked.join(', ')}; ` +
+      (unregistered ? 'add a plugin of that type or remove the requirement' : 'fix or enable the plugins it requires first'));
+  }
+
+  /** `plugin` was skipped at init: no plugin of the `missing` types is running (`blamed`: what became of them). */
+  static notRunning(plugin: string, missing: readonly string[], blamed: readonly string[]): DependencyError {
+    return new DependencyError(plugin, { missing: [...missing] },
+      `plugin "${plugin}" was skipped: it requires ${quoteAll(missing)}, ` +
+      `and no plugin of that type is running (${blamed.join(', ')}); fix or enable that plugin first`);
+  }
+
+  /** `plugin` asked its context for a type it does not require. */
+  static notRequired(plugin: string, wanted: string): DependencyError {
+    return new DependencyError(plugin, { missing: [wanted] }, `plugin "${plugin}" asked for "${wanted}", which is not in its requires; add it to requires`);
+  }
+
+  /** `plugin` asked for the one plugin of type `wanted`, but `count` are running. */
+  static notOne(plugin: string, wanted: string, count: number): DependencyError {
+    return new DependencyError(plugin, { missing: [wanted] },
+      `plugin "${plugin}" asked for the one plugin of type "${wanted}", but ${count} are running; use ctx.getAll()`);
+  }
 }
 
 /** A plugin's `init` threw, rejected or did not settle in time (`E_PLUGIN_INIT`). */

@@ -149,9 +149,7 @@ function unmetError(plugin: string, missing: readonly string[], blocked: readonl
   if (unregistered > 0) {
     parts.unshift(missing.filter((t) => !blocked.some((b) => b.startsWith(`"${t}" (`))).map((t) => `"${t}" (no plugin of that type is registered)`).join(', '));
   }
-  return new DependencyError(plugin, { missing: [...missing] },
-    `plugin "${plugin}" cannot start: it requires ${parts.join(', ')}; ` +
-    (unregistered > 0 ? 'add a plugin of that type or remove the requirement' : 'fix or enable the plugins it requires first'));
+  return DependencyError.unresolved(plugin, [...missing], parts, unregistered > 0);
 }
 
 /**

@@ -44,6 +44,12 @@ export interface StartOptions {
 }
 
 /** Where a plugin ended up. */
+/** The default bound on a module's import and a plugin's init and close, in milliseconds. */
+export const DEFAULT_TIMEOUT = 10_000;
+
+/** The longest timeout a timer can take (2^31 - 1 ms); longer ones are clamped to it. */
+export const MAX_TIMEOUT = 2_147_483_647;
+
 export type PluginStatus = 'ok' | 'failed' | 'skipped' | 'disabled';
 
 /** One plugin's lifecycle state. */
@@ -139,7 +145,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 /** Node timers take 1 ms to 2^31-1 ms; anything else fires after 1 ms. Infinity means "the longest". */
 export function clampTimeout(ms: number): number {
-  return Number.isNaN(ms) ? 1 : Math.min(Math.max(ms, 1), 2_147_483_647);
+  return Number.isNaN(ms) ? 1 : Math.min(Math.max(ms, 1), MAX_TIMEOUT);
 }
 
 /**
@@ -182,7 +188,7 @@ export class Runtime implements Running {
     this.#options = options;
     this.#parts = parts;
     this.#temp = temp;
-    this.#timeout = options.timeout ?? 10_000;
+    this.#timeout = options.timeout ?? DEFAULT_TIMEOUT;
     this.#closeTimeout = options.closeTimeout ?? this.#timeout;
     this.#disabled = new Set(options.disabled ?? []);
   }
@@ -355,9 +361,7 @@ function unmetRequirement(record: PluginRecord, byType: ReadonlyMap<string, Plug
     for (const s of providers) if (s !== undefined) blamed.push(`"${s.name}" is ${s.status}${s.skipReason === undefined ? '' : ` (${s.skipReason})`}`);
   }
   if (missing.length === 0) return undefined;
-  return new DependencyError(record.name, { missing },
-    `plugin "${record.name}" was skipped: it requires ${missing.map((t) => `"${t}"`).join(', ')}, ` +
-    `and no plugin of that type is running (${blamed.join(', ')}); fix or enable that plugin first`);
+  return DependencyError.notRunning(record.name, missing, blamed);
 }
 
 function validateConfig(record: PluginRecord, section: unknown): unknown {
@@ -384,8 +388,7 @@ function context(record: PluginRecord, config: unknown, parts: ContextParts, han
   const { name, type, id, requires } = record;
   const getAll = <T>(wanted: string): T[] => {
     if (!requires.includes('*') && !requires.includes(wanted)) {
-      throw new DependencyError(name, { missing: [wanted] },
-        `plugin "${name}" asked for "${wanted}", which is not in its requires; add it to requires`);
+      throw DependencyError.notRequired(name, wanted);
     }
     return (parts.okByType.get(wanted) ?? []).map((l) => l.instance) as T[];
   };
@@ -406,8 +409,7 @@ function context(record: PluginRecord, config: unknown, parts: ContextParts, han
     get: <T>(wanted: string): T => {
       const all = getAll<T>(wanted);
       if (all.length !== 1) {
-        throw new DependencyError(name, { missing: [wanted] },
-          `plugin "${name}" asked for the one plugin of type "${wanted}", but ${all.length} are running; use ctx.getAll()`);
+        throw DependencyError.notOne(name, wanted, all.length);
       }
       return all[0] as T;
     },

@@ -70,7 +70,8 @@ export interface ValidRegistration {
   readonly close: ((instance: unknown) => unknown) | undefined;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** What a plugin's `type`, `id` and name are made of: letters, digits, `.`, `_` and `-`, starting with a letter or digit. */
+export const PLUGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const REQUIREMENT = /^(\*|[A-Za-z0-9][A-Za-z0-9_.-]*)$/;
 const KEYS = ['type', 'id', 'requires', 'config', 'init', 'close'];
 const KNOWN = new Set(KEYS);
@@ -99,7 +100,7 @@ export function quickCheck(raw: unknown): ValidRegistration | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
   for (const key of Object.keys(raw)) if (!KNOWN.has(key)) return undefined;
   const { type, id, requires, config, init, close } = raw as Partial<Record<string, unknown>>;
-  if (typeof type !== 'string' || !NAME.test(type) || typeof id !== 'string' || !NAME.test(id)) return undefined;
+  if (typeof type !== 'string' || !PLUGIN_NAME.test(type) || typeof id !== 'string' || !PLUGIN_NAME.test(id)) return undefined;
   if (typeof init !== 'function' || (close !== undefined && typeof close !== 'function')) return undefined;
   if (config !== undefined && !isFunction(safeGet(config, 'safeParse'))) return undefined;
   let needs: string[] = [];
@@ -130,7 +131,7 @@ export function registrationSchema(): Schema {
 
 function buildSchema() {
   const { z } = zod();
-  const name = z.string().regex(NAME, 'must be a non-empty name of letters, digits, ".", "_" and "-"');
+  const name = z.string().regex(PLUGIN_NAME, 'must be a non-empty name of letters, digits, ".", "_" and "-"');
   return z.strictObject({
     type: name,
     id: name,

@@ -9,7 +9,8 @@ import { dirname, join, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { ConfigError, renderThrown, safeGet, type ValidationIssue } from '../core/errors.js';
 import { nearest } from '../util/hint.js';
-import { toIssues } from '../core/registration.js';
+import { DEFAULT_TIMEOUT, MAX_TIMEOUT } from '../core/lifecycle.js';
+import { PLUGIN_NAME, toIssues } from '../core/registration.js';
 import { zod } from '../util/zod.js';
 
 /** Flags of `plugd serve` that the config file can also set (CLI values override the file). */
@@ -57,10 +58,8 @@ export interface DaemonConfig {
 }
 
 const CONFIG_FILE = 'plugd.toml';
-const DEFAULT_TIMEOUTS = { load: 10_000, init: 30_000 } as const;
+const DEFAULT_TIMEOUTS = { load: DEFAULT_TIMEOUT, init: 30_000 } as const;
 /** The longest delay Node's timers support; a longer one fires at once. */
-const MAX_TIMEOUT = 2_147_483_647;
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const TOP_KEYS = ['version', 'plugin_dir', 'root', 'state', 'disabled_plugins', 'required_plugins', 'allow_insecure', 'timeouts', 'plugins', 'watch'];
 const DEFAULT_WATCH = { quietMs: 15, heapBudgetMb: 256 } as const;
 const TIMEOUT_KEYS = ['load', 'init'];
@@ -172,7 +171,7 @@ function buildSchema() {
     .min(1, { error: 'must not be empty; give a path or remove the key' });
   const names = z.array(
     z.string({ error: 'must be a plugin name in quotes, e.g. "io.plugd.store.v1.sqlite"' })
-      .regex(NAME, { error: 'must be a plugin name (type.id) of letters, digits, ".", "_" and "-"' }),
+      .regex(PLUGIN_NAME, { error: 'must be a plugin name (type.id) of letters, digits, ".", "_" and "-"' }),
     { error: 'must be a list of plugin names, e.g. ["io.plugd.store.v1.sqlite"]' },
   );
   const ms = z.int({ error: `must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT}, e.g. 10000` })

@@ -16,7 +16,8 @@ import { unknownPluginSections } from './config.js';
 import { renderThrown, type PlugdError } from '../core/errors.js';
 import { importEntries, type ModuleOutcome } from '../load/evaluate.js';
 import { resolveGraph } from '../core/graph.js';
-import { Runtime, type PluginState } from '../core/lifecycle.js';
+import { Runtime, type PluginState, type PluginStatus } from '../core/lifecycle.js';
+import { LOCK_FILE } from '../load/integrity.js';
 import { MetaStore } from './meta.js';
 import type { PluginRecord } from '../core/record.js';
 import type { AdmitOptions } from '../load/admit.js';
@@ -38,7 +39,7 @@ export interface PluginDoc {
   id: string;
   file: string;
   requires: string[];
-  status: 'ok' | 'failed' | 'skipped' | 'disabled';
+  status: PluginStatus;
   generation: number;
   initMs: number | null;
   error?: { code: string; message: string };
@@ -170,7 +171,7 @@ export class Daemon {
     if (this.#watch) {
       const timing = { ...DEFAULT_TIMING, quietMs: this.#config.watch.quietMs };
       this.#watcher = new UnitWatcher(pluginDir, timing, (unit, at) => {
-        if (unit === 'plugd.lock') this.#lockChanged(at);
+        if (unit === LOCK_FILE) this.#lockChanged(at);
         else this.#enqueue(unit, at);
       });
       await this.#watcher.start();

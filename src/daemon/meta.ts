@@ -11,6 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { PluginStatus } from '../core/lifecycle.js';
 
 /** The state of one plugin as the daemon last recorded it (one row per plugin name). */
 export interface PluginRow {
@@ -22,7 +23,7 @@ export interface PluginRow {
   file: string;
   /** The sha256 of the live version of its file, when known. */
   sha256: string | null;
-  status: 'ok' | 'failed' | 'skipped' | 'disabled';
+  status: PluginStatus;
   /** The error code when not ok (e.g. `E_PLUGIN_INIT`). */
   errorCode: string | null;
   /** The error message when not ok. */

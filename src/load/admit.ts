@@ -5,7 +5,7 @@
  * found later, on the very bytes that are evaluated (the module hooks' load step, loader-state.ts).
  */
 import { IntegrityError, type PlugdError } from '../core/errors.js';
-import { checkPermissions, readLock, type Lock } from './integrity.js';
+import { LOCK_FILE, checkPermissions, readLock, type Lock } from './integrity.js';
 import { unitOf } from './scan.js';
 
 /** What the admission checks may do. */
@@ -36,7 +36,7 @@ export async function admit(dir: string, files: readonly string[], options: Admi
   const errors: PlugdError[] = [];
   const warnings: PlugdError[] = [];
   const refuse = (file: string, error: PlugdError): void => {
-    const unit = file === '.' || file === 'plugd.lock' ? '*' : unitOf(file);
+    const unit = file === '.' || file === LOCK_FILE ? '*' : unitOf(file);
     refused.set(unit, [...(refused.get(unit) ?? []), error]);
   };
   if (options.permissions === true) {
@@ -51,13 +51,13 @@ export async function admit(dir: string, files: readonly string[], options: Admi
       lock = await readLock(dir);
       const present = new Set(files);
       for (const file of files) {
-        if (file !== 'plugd.lock' && lock.files[file] === undefined) refuse(file, new IntegrityError(file, 'unlisted', { actual: 'not in plugd.lock' }));
+        if (file !== LOCK_FILE && lock.files[file] === undefined) refuse(file, new IntegrityError(file, 'unlisted', { actual: `not in ${LOCK_FILE}` }));
       }
       for (const [file, expected] of Object.entries(lock.files)) {
         if (!present.has(file)) errors.push(new IntegrityError(file, 'missing', { expected }));
       }
     } catch (error) {
-      refuse('plugd.lock', error as PlugdError);
+      refuse(LOCK_FILE, error as PlugdError);
     }
   }
   return { refused, errors, warnings, lock };

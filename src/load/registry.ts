@@ -9,7 +9,7 @@ import { importEntries, type ModuleOutcome } from './evaluate.js';
 import { Owners } from '../core/commit.js';
 import { resolveGraph, type GraphResult } from '../core/graph.js';
 import type { PluginRecord } from '../core/record.js';
-import { startPlugins, type Running, type StartOptions } from '../core/lifecycle.js';
+import { DEFAULT_TIMEOUT, startPlugins, type Running, type StartOptions } from '../core/lifecycle.js';
 import type { Entry } from './scan.js';
 import type { AdmitOptions } from './admit.js';
 import { unitOf } from './scan.js';
@@ -63,8 +63,7 @@ export interface LoadOptions {
   readonly admit?: AdmitOptions;
 }
 
-/** The default bound on a module's import and a plugin's init, in milliseconds. */
-export const DEFAULT_TIMEOUT = 10_000;
+export { DEFAULT_TIMEOUT };
 
 /**
  * A set of plugins, keyed by name. Several registries can coexist in one process; each load
