@@ -4,7 +4,7 @@
  * order), since a sibling's change is a new version of the plugin too.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareFiles, listTree } from '../load/scan.js';
 
@@ -14,6 +14,8 @@ export async function unitDigest(dir: string, file: string): Promise<string | un
     const slash = file.indexOf('/');
     if (slash === -1) return createHash('sha256').update(await readFile(join(dir, file))).digest('hex');
     const folder = file.slice(0, slash);
+    // A folder that is gone has no digest (a listing would give none of its files, not an error).
+    if (!(await stat(join(dir, folder))).isDirectory()) return undefined;
     // (Its own node_modules aside: packages are not watched, nor reloaded.)
     const files = (await listTree(dir, [folder])).map((f) => f.slice(folder.length + 1)).filter((f) => !f.startsWith('node_modules/')).sort(compareFiles);
     const hash = createHash('sha256');

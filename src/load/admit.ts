@@ -54,7 +54,8 @@ export async function admit(dir: string, files: readonly string[], options: Admi
         if (file !== LOCK_FILE && lock.files[file] === undefined) refuse(file, new IntegrityError(file, 'unlisted', { actual: `not in ${LOCK_FILE}` }));
       }
       for (const [file, expected] of Object.entries(lock.files)) {
-        if (!present.has(file)) errors.push(new IntegrityError(file, 'missing', { expected }));
+        // (A reload lists only its own units: the others' files are not missing.)
+        if (!present.has(file) && (units === undefined || units.includes(unitOf(file)))) errors.push(new IntegrityError(file, 'missing', { expected }));
       }
     } catch (error) {
       refuse(LOCK_FILE, error as PlugdError);

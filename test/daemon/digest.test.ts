@@ -127,10 +127,9 @@ describe('unitDigest: a folder plugin', () => {
     expect(await unitDigest(dir, 'folder/index.js')).not.toBe(before);
   });
 
-  // Looks like a bug: listTree(dir, ['folder']) lists a folder that does not exist as empty (it
-  // only rejects for a missing plugin directory), so a gone folder plugin gets the sha256 of
-  // nothing (e3b0c442...) instead of undefined, unlike a gone single-file plugin.
-  test.failing('undefined when the folder is gone', async () => {
+  // A regression test: listTree(dir, ['folder']) lists a folder that does not exist as empty, so
+  // a gone folder plugin used to get the sha256 of nothing instead of undefined.
+  test('undefined when the folder is gone', async () => {
     const dir = await tempDir(FOLDER);
     await rm(join(dir, 'folder'), { recursive: true });
     expect(await unitDigest(dir, 'folder/index.js')).toBeUndefined();
