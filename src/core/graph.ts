@@ -36,17 +36,37 @@ export interface GraphOptions {
 /** Orders `nodes`, given in registration order. Linear in nodes + edges. */
 export function resolveGraph(nodes: readonly GraphNode[], options: GraphOptions = {}): GraphResult {
   const disabled = options.disabled ?? new Set<string>();
-  const n = nodes.length;
-  // Types interned to small integers; the plugins of each type, in registration order.
-  const typeIds = new Map<string, number>();
-  const typeOf = new Int32Array(n);
+  const types = internTypes(nodes);
+  const edges = dependencyEdges(nodes, types);
+  const { order, errors, unresolved } = orderWithCycles(nodes, types, edges);
+  const resolved = checkRequirements(nodes, types, edges, order, disabled, { errors, unresolved });
+  if (errors.length > 1) {
+    const position = new Map(nodes.map((node, k) => [node.name, k]));
+    errors.sort((a, b) => (position.get(a.plugin) ?? 0) - (position.get(b.plugin) ?? 0));
+  }
+  return { order: resolved, unresolved, errors };
+}
+
+/** The plugins' types interned to small integers, the plugins of each type, and which plugins run after all others. */
+interface Types {
+  readonly ids: Map<string, number>;
+  readonly typeOf: Int32Array;
+  /** The plugins of each type, in registration order. */
+  readonly providers: number[][];
+  readonly isStar: Uint8Array;
+  readonly typeHasStar: Uint8Array;
+}
+
+function internTypes(nodes: readonly GraphNode[]): Types {
+  const ids = new Map<string, number>();
+  const typeOf = new Int32Array(nodes.length);
   const providers: number[][] = [];
-  const isStar = new Uint8Array(n);
+  const isStar = new Uint8Array(nodes.length);
   nodes.forEach((node, i) => {
-    let t = typeIds.get(node.type);
+    let t = ids.get(node.type);
     if (t === undefined) {
       t = providers.length;
-      typeIds.set(node.type, t);
+      ids.set(node.type, t);
       providers.push([]);
     }
     typeOf[i] = t;
@@ -54,20 +74,32 @@ export function resolveGraph(nodes: readonly GraphNode[], options: GraphOptions 
     if (node.requires.includes('*')) isStar[i] = 1;
   });
   const typeHasStar = new Uint8Array(providers.length);
-  for (let i = 0; i < n; i++) if (isStar[i] === 1) typeHasStar[typeOf[i] ?? 0] = 1;
+  for (let i = 0; i < nodes.length; i++) if (isStar[i] === 1) typeHasStar[typeOf[i] ?? 0] = 1;
+  return { ids, typeOf, providers, isStar, typeHasStar };
+}
 
-  // Edges, flat: node i depends on targets[offsets[i]..offsets[i+1]), the non-star providers of
-  // every type it requires. Star plugins wait for everyone: an edge to one can never be satisfied,
-  // so it is left out here and reported below.
-  const offsets = new Int32Array(n + 1);
+/**
+ * The edges, flat: node i depends on `edges[offsets[i]..offsets[i+1])`, the non-star providers
+ * of every type it requires. Star plugins wait for everyone: an edge to one can never be
+ * satisfied, so it is left out here and reported by checkRequirements. Each requirement is
+ * interned once as well (`reqTypes[reqOffsets[i]..]`, -1: no such type).
+ */
+interface Edges {
+  readonly offsets: Int32Array;
+  readonly edges: Int32Array;
+  readonly reqOffsets: Int32Array;
+  readonly reqTypes: readonly number[];
+}
+
+function dependencyEdges(nodes: readonly GraphNode[], { ids, providers, isStar }: Types): Edges {
+  const offsets = new Int32Array(nodes.length + 1);
   const targets: number[] = [];
-  // Each requirement interned once: reqOffsets/reqTypes as for edges (-1: no such type).
-  const reqOffsets = new Int32Array(n + 1);
+  const reqOffsets = new Int32Array(nodes.length + 1);
   const reqTypes: number[] = [];
   nodes.forEach((node, i) => {
     if (isStar[i] === 0) {
       for (const type of node.requires) {
-        const t = typeIds.get(type) ?? -1;
+        const t = ids.get(type) ?? -1;
         reqTypes.push(t);
         const list = providers[t];
         if (list === undefined) continue;
@@ -77,29 +109,42 @@ export function resolveGraph(nodes: readonly GraphNode[], options: GraphOptions 
     offsets[i + 1] = targets.length;
     reqOffsets[i + 1] = reqTypes.length;
   });
-  const nameOf = (i: number): string => nodes[i]?.name ?? '';
-  const edges = Int32Array.from(targets);
+  return { offsets, edges: Int32Array.from(targets), reqOffsets, reqTypes };
+}
 
+/** Dependencies first; every cycle named once (its members unresolved); star plugins last. */
+function orderWithCycles(nodes: readonly GraphNode[], { isStar }: Types, { offsets, edges }: Edges):
+  { order: number[]; errors: DependencyError[]; unresolved: Map<string, DependencyError> } {
   const unresolved = new Map<string, DependencyError>();
   const errors: DependencyError[] = [];
-  const inCycle = new Uint8Array(n);
+  const inCycle = new Uint8Array(nodes.length);
   let order = dfsOrder(offsets, edges, isStar, inCycle);
   if (order === undefined) {
     // A back edge was seen: name every cycle, then order what is outside them.
     for (const members of findCycles(offsets, edges)) {
-      const names = members.map(nameOf);
+      const names = members.map((m) => nodes[m]?.name ?? '');
       const error = new DependencyError(names[0] ?? '', { cycle: names });
       errors.push(error);
-      for (const m of members) {
+      for (const [k, m] of members.entries()) {
         inCycle[m] = 1;
-        unresolved.set(nameOf(m), error);
+        unresolved.set(names[k] ?? '', error);
       }
     }
     order = dfsOrder(offsets, edges, isStar, inCycle) ?? [];
   }
-  for (let i = 0; i < n; i++) if (isStar[i] === 1) order.push(i);
+  for (let i = 0; i < nodes.length; i++) if (isStar[i] === 1) order.push(i);
+  return { order, errors, unresolved };
+}
 
-  // Each node after its dependencies: a type is usable once one of its plugins is ok.
+/**
+ * Walks `order`, each node after its dependencies: a type is usable once one of its plugins is
+ * ok. Returns the names that resolved (disabled ones keep their place); adds an error for each
+ * plugin with an unmet requirement.
+ */
+function checkRequirements(nodes: readonly GraphNode[], types: Types, { reqOffsets, reqTypes }: Edges, order: readonly number[],
+  disabled: ReadonlySet<string>, out: { errors: DependencyError[]; unresolved: Map<string, DependencyError> }): string[] {
+  const { providers, typeOf, isStar, typeHasStar } = types;
+  const nameOf = (i: number): string => nodes[i]?.name ?? '';
   const okCount = new Int32Array(providers.length);
   const resolved: string[] = [];
   const whyNot = (p: number): string => {
@@ -129,14 +174,10 @@ export function resolveGraph(nodes: readonly GraphNode[], options: GraphOptions 
       continue;
     }
     const error = unmetError(node.name, missing, blocked ?? []);
-    unresolved.set(node.name, error);
-    errors.push(error);
+    out.unresolved.set(node.name, error);
+    out.errors.push(error);
   }
-  if (errors.length > 1) {
-    const position = new Map(nodes.map((node, k) => [node.name, k]));
-    errors.sort((a, b) => (position.get(a.plugin) ?? 0) - (position.get(b.plugin) ?? 0));
-  }
-  return { order: resolved, unresolved, errors };
+  return resolved;
 }
 
 /**
