@@ -113,12 +113,34 @@ export class Daemon {
   /** Loads and starts every plugin (and watches, with `watch`). Never throws for plugin problems. */
   async start(): Promise<StartResult> {
     const { pluginDir, root, state } = this.#config;
-    const log = this.#log;
     await Promise.all([mkdir(root, { recursive: true }), mkdir(state, { recursive: true })]);
     const meta = (this.#meta = MetaStore.open(join(root, 'meta.db'), { version: this.#version }));
     meta.event({ kind: 'start', detail: pluginDir });
-    log.info({ dir: pluginDir, root, state, version: this.#version, watch: this.#watch }, 'starting');
+    this.#log.info({ dir: pluginDir, root, state, version: this.#version, watch: this.#watch }, 'starting');
+    await this.#loadAll();
+    const runtime = (this.#runtime = await this.#createRuntime());
+    await runtime.start(this.#records, this.#graph());
+    const running = new Set(runtime.plugins.filter((p) => p.status === 'ok').map((p) => p.name));
+    const missingRequired = this.#config.requiredPlugins.filter((name) => !running.has(name));
+    if (missingRequired.length > 0) {
+      this.#log.error({ required: missingRequired }, 'required plugin(s) did not start: shutting down');
+      await this.stop();
+      return { ok: false, missingRequired };
+    }
+    if (this.#watch) await this.#startWatching();
+    this.#ready = true;
+    this.#heapAtReady = process.memoryUsage().heapUsed;
+    const counts = this.#counts();
+    const ms = Math.round(performance.now() - this.#startedAt);
+    meta.event({ kind: 'ready', ms, detail: JSON.stringify(counts) });
+    this.#log.info({ ...counts, ms }, 'ready');
+    return { ok: true, missingRequired };
+  }
 
+  /** Imports every unit of the directory and decides what runs: the desired state at startup. */
+  async #loadAll(): Promise<void> {
+    const { pluginDir } = this.#config;
+    const log = this.#log;
     const placement = await planDir(pluginDir, this.#policy);
     await freshLoad(pluginDir);
     this.#admitted(placement);
@@ -135,7 +157,7 @@ export class Daemon {
         entry: file, generation: 0, attempted: digest, loadErrors: outcome.errors,
         good: ok ? { digest, registrations: outcome.registrations } : undefined,
       });
-      meta.event({ kind: 'load', file, ok, detail: outcome.errors[0]?.message });
+      this.#meta?.event({ kind: 'load', file, ok, detail: outcome.errors[0]?.message });
       for (const error of outcome.errors) log.error({ file, code: error.code, err: error.message, ...at(error) }, 'plugin file failed to load');
     }
     const decision = this.#decide();
@@ -146,9 +168,14 @@ export class Daemon {
     for (const section of unknownPluginSections(this.#config, this.#records.map((r) => r.name))) {
       log.warn({ plugin: section }, `config has a [plugins."${section}"] section, but no such plugin is registered`);
     }
+  }
 
-    const runtime = (this.#runtime = await Runtime.create({
-      root, state, logger: log, meta: meta.db,
+  /** The runtime that inits and closes the plugins, with real resources and a log line per plugin. */
+  async #createRuntime(): Promise<Runtime> {
+    const { root, state } = this.#config;
+    const log = this.#log;
+    return Runtime.create({
+      root, state, logger: log, meta: this.#meta?.db,
       config: this.#config.plugins,
       timeout: this.#config.timeouts.init,
       disabled: this.#config.disabledPlugins,
@@ -158,33 +185,21 @@ export class Daemon {
         else log.error({ plugin: name, code: error.code, err: error.message }, 'plugin failed to close');
         this.#meta?.event({ kind: 'close', plugin: name, ok: error === undefined, ms, detail: error?.message });
       },
-    }));
-    await runtime.start(this.#records, this.#graph());
-
-    const running = new Set(runtime.plugins.filter((p) => p.status === 'ok').map((p) => p.name));
-    const missingRequired = this.#config.requiredPlugins.filter((name) => !running.has(name));
-    if (missingRequired.length > 0) {
-      log.error({ required: missingRequired }, 'required plugin(s) did not start: shutting down');
-      await this.stop();
-      return { ok: false, missingRequired };
-    }
-    if (this.#watch) {
-      const timing = { ...DEFAULT_TIMING, quietMs: this.#config.watch.quietMs };
-      this.#watcher = new UnitWatcher(pluginDir, timing, (unit, at) => {
-        if (unit === LOCK_FILE) this.#lockChanged(at);
-        else this.#enqueue(unit, at);
-      });
-      await this.#watcher.start();
-      for (const name of this.#watcher.names()) this.#signatures.set(name, this.#watcher.signatures(name) ?? new Map());
-    }
-    this.#ready = true;
-    this.#heapAtReady = process.memoryUsage().heapUsed;
-    const counts = this.#counts();
-    const ms = Math.round(performance.now() - this.#startedAt);
-    meta.event({ kind: 'ready', ms, detail: JSON.stringify(counts) });
-    log.info({ ...counts, ms }, 'ready');
-    return { ok: true, missingRequired };
+    });
   }
+
+  /** Watches the directory (--watch): stable changes are reloaded; a saved lock retries refused files. */
+  async #startWatching(): Promise<void> {
+    const timing = { ...DEFAULT_TIMING, quietMs: this.#config.watch.quietMs };
+    const watcher = (this.#watcher = new UnitWatcher(this.#config.pluginDir, timing, (unit, at) => {
+      if (unit === LOCK_FILE) this.#lockChanged(at);
+      else this.#enqueue(unit, at);
+    }));
+    await watcher.start();
+    // What each unit's files are now: a reload compares with this to know which files changed.
+    for (const name of watcher.names()) this.#signatures.set(name, watcher.signatures(name) ?? new Map());
+  }
+
 
   /** The current state: the `plugd ls --json` document. */
   status(): StatusDoc {
