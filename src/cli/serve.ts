@@ -3,11 +3,12 @@
  * [--timeout <ms>] [--log-level <level>] [--locked] [--allow-insecure]`: the daemon, its control
  * socket, and its signals.
  */
-import { unlink } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
+import type { Logger } from 'pino';
 import { ConfigError, renderThrown } from '../core/errors.js';
-import { resolveConfig } from '../daemon/config.js';
+import { resolveConfig, type DaemonConfig } from '../daemon/config.js';
 import { listen, SocketInUseError } from '../daemon/control.js';
 import { Daemon } from '../daemon/daemon.js';
 import { createLogger, LEVELS } from '../daemon/logger.js';
@@ -30,19 +31,11 @@ export const serveCommand: Command = async (args) => {
   if (positionals.length > 0) throw new UsageError(`plugd serve takes no arguments (got "${positionals.join(' ')}"); use --plugins <dir>`);
   const level = values['log-level'] ?? 'info';
   if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, not "${level}"`);
-  let config;
-  try {
-    config = await resolveConfig({
-      plugins: values.plugins, config: values.config, root: values.root, state: values.state, timeout: timeoutOption(values.timeout),
-      ...(values['allow-insecure'] === true ? { allowInsecure: true } : {}),
-    }, process.cwd());
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`plugd serve: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const config = await configOrExit({
+    plugins: values.plugins, config: values.config, root: values.root, state: values.state, timeout: timeoutOption(values.timeout),
+    ...(values['allow-insecure'] === true ? { allowInsecure: true } : {}),
+  });
+  if (typeof config === 'number') return config;
 
   const log = createLogger(level);
   const daemon = new Daemon(config, log, version(), { watch: values.watch === true, locked: values.locked === true });
@@ -54,7 +47,35 @@ export const serveCommand: Command = async (args) => {
     await unlink(socket).catch(() => undefined);
     return process.exit(code);
   };
+  handleSignals(log, daemon, shutdown);
+  try {
+    await mkdir(config.state, { recursive: true });
+    server = await listen(socket, { plugins: () => daemon.status(), health: () => daemon.health() });
+  } catch (error) {
+    log.fatal({ err: error instanceof SocketInUseError ? error.message : renderThrown(error) }, 'cannot open the control socket');
+    return 1;
+  }
+  const result = await daemon.start();
+  if (!result.ok) return shutdown(1);
+  return new Promise<number>(() => undefined); // runs until a signal
+};
 
+/** The resolved config, or exit status 2 after printing why it is invalid (one line). */
+async function configOrExit(flags: Parameters<typeof resolveConfig>[0]): Promise<DaemonConfig | number> {
+  try {
+    return await resolveConfig(flags, process.cwd());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`plugd serve: ${error.message}\n`);
+    return 2;
+  }
+}
+
+/**
+ * SIGINT/SIGTERM close everything and exit 0; a second signal exits at once (1). A plugin's stray
+ * callback must not take the daemon down: it is logged against the plugin it came from.
+ */
+function handleSignals(log: Logger, daemon: Daemon, shutdown: (code: number) => Promise<never>): void {
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {
@@ -66,18 +87,6 @@ export const serveCommand: Command = async (args) => {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // A plugin's stray callback must not take the daemon down: log it against the plugin it came from.
   process.on('uncaughtException', (error) => { log.error({ plugins: daemon.blame(error), err: renderThrown(error) }, 'uncaught error in a plugin'); });
   process.on('unhandledRejection', (reason) => { log.error({ plugins: daemon.blame(reason), err: renderThrown(reason) }, 'unhandled rejection in a plugin'); });
-
-  try {
-    await import('node:fs/promises').then((fs) => fs.mkdir(config.state, { recursive: true }));
-    server = await listen(socket, { plugins: () => daemon.status(), health: () => daemon.health() });
-  } catch (error) {
-    log.fatal({ err: error instanceof SocketInUseError ? error.message : renderThrown(error) }, 'cannot open the control socket');
-    return 1;
-  }
-  const result = await daemon.start();
-  if (!result.ok) return shutdown(1);
-  return new Promise<number>(() => undefined); // runs until a signal
-};
+}
