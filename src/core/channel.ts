@@ -48,14 +48,21 @@ export function channel(): Channel {
  */
 export function register<Instance, Config = unknown>(registration: Registration<Instance, Config>): void {
   const ch = channel();
-  const files = callerFiles();
-  const scope = findScope(ch, files);
+  // The caller is almost always the module's top level, the first frame: a short capture finds
+  // it (a stack capture per call is most of register()'s cost); a deeper one looks further.
+  let files = callerFiles(NEAR);
+  let scope = findScope(ch, files);
+  if (scope === undefined && files.length >= NEAR) scope = findScope(ch, (files = callerFiles(FAR)));
   if (scope === undefined) {
     throw new NoLoadInProgressError(`register() was called from ${files[0] ?? 'unknown code'}, which plugd is not loading; ` +
       'register() may only be called by a plugin module while plugd imports it (use Registry.load() to load a plugin directory)');
   }
   scope.register(registration);
 }
+
+/** How many frames a first look at register()'s callers takes, and a second one. */
+const NEAR = 4;
+const FAR = 64;
 
 /** The scope of the innermost caller that belongs to a load: an entry, else a folder plugin. */
 function findScope(ch: Channel, files: readonly string[]): LoadScope | undefined {
@@ -76,12 +83,12 @@ function findScope(ch: Channel, files: readonly string[]): LoadScope | undefined
 }
 
 /** The file names (URLs or paths) of register()'s callers, innermost first. */
-function callerFiles(): string[] {
+function callerFiles(depth: number): string[] {
   // eslint-disable-next-line @typescript-eslint/unbound-method -- saved only to be put back as it was
   const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
   try {
-    Error.stackTraceLimit = 64;
+    Error.stackTraceLimit = depth;
     Error.prepareStackTrace = (_, frames) => frames;
     const holder: { stack?: unknown } = {};
     Error.captureStackTrace(holder, register);
