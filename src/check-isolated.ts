@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { CheckOptions, CheckReport, CheckResult } from './check.js';
 import type { CheckRequest } from './check-worker.js';
 import { reviveError } from './core/errors.js';
+import { builtFile } from './util/built.js';
 
 /** What the worker posts back. */
 type Reply = { report: CheckReport } | { failure: { message: string; code?: string } };
@@ -19,7 +20,7 @@ type Reply = { report: CheckReport } | { failure: { message: string; code?: stri
  */
 export async function checkIsolated(dir: string, options: CheckOptions = {}): Promise<CheckResult> {
   const request: CheckRequest = { dir, options };
-  const worker = new Worker(new URL('./check-worker.js', import.meta.url), { workerData: request, stdout: false, stderr: false });
+  const worker = new Worker(builtFile('check-worker.js'), { workerData: request, stdout: false, stderr: false });
   const reply = await new Promise<Reply>((resolve, reject) => {
     let replied = false;
     worker.once('message', (message: Reply) => {

@@ -12,6 +12,7 @@ import * as nodeModule from 'node:module';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { LoaderState, type Loaded, type Resolved, type StateUpdate } from './loader-state.js';
 import type { HostMessage } from './hooks-thread.js';
+import { builtFile } from '../util/built.js';
 
 /** plugd's module hooks, as the host uses them. */
 export interface ModuleHooks {
@@ -46,7 +47,7 @@ export function moduleHooks(): ModuleHooks {
 }
 
 function install(): ModuleHooks {
-  const plugd = new URL('../index.js', import.meta.url).href;
+  const plugd = builtFile('index.js').href;
   const state = new LoaderState(plugd);
   // Running from TypeScript sources (a test runner's own module system, e.g. Jest's VM) Node's
   // loader imports no plugin: there is nothing to hook, and no compiled hooks module to run.
@@ -89,7 +90,7 @@ function inThread(state: LoaderState, applied = (): void => undefined): ModuleHo
 /** Hooks in Node's hooks thread, with a mirror of their generations here. */
 function offThread(state: LoaderState, plugd: string): ModuleHooks {
   const { port1, port2 } = new MessageChannel();
-  nodeModule.register(new URL('./hooks-thread.js', import.meta.url), { data: { port: port2, plugd }, transferList: [port2] });
+  nodeModule.register(builtFile('load/hooks-thread.js'), { data: { port: port2, plugd }, transferList: [port2] });
   const ask = request(port1);
   let loadHook = false;
   return {
@@ -100,7 +101,7 @@ function offThread(state: LoaderState, plugd: string): ModuleHooks {
       await ask({ update });
       if (!loadHook && state.locked) {
         loadHook = true;
-        nodeModule.register(new URL('./lock-thread.js', import.meta.url));
+        nodeModule.register(builtFile('load/lock-thread.js'));
       }
     },
     importersOf: async (files) => new Set(((await ask({ importersOf: files })) as { files: string[] }).files),
