@@ -3,7 +3,7 @@
  * table private to this module; `register()` finds its scope from its caller's stack frames: the
  * entry module's URL, or (for a folder plugin) any module inside the plugin's folder. A stack
  * capture per call is far cheaper than AsyncLocalStorage around every import, whose promise hooks
- * cost 1.15-1.3x the whole load on Node 20. Every plugin reaches this very module: the module
+ * slowed whole loads measurably on Node 20. Every plugin reaches this very module: the module
  * hooks resolve `'plugd'` to the host's copy from anywhere (see hooks.ts). The table is not on
  * `globalThis`, so plugin code cannot add, remove or re-attribute another file's registrations.
  */

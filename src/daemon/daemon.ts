@@ -302,7 +302,7 @@ export class Daemon {
 
   /**
    * The init order of the current plugins. Most reloads replace a plugin's code but not its name,
-   * type or requirements: the order is then the one already computed (2 ms at 2,000 plugins).
+   * type or requirements: the order is then the one already computed.
    */
   #graph(): ReturnType<typeof resolveGraph> {
     const cached = this.#ordered;

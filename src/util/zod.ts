@@ -1,5 +1,5 @@
 /**
- * zod, loaded on first use. Importing zod costs ~60 ms here - more than the rest of plugd - and
+ * zod, loaded on first use. Importing zod costs more than the rest of plugd, and
  * most loads never need it: registrations are validated by a fast check first, and only plugins
  * with a config schema touch `z`. So `z` is a proxy that loads zod's CommonJS build when first
  * used, and behaves as zod's `z` from then on.
