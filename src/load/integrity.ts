@@ -64,18 +64,11 @@ export async function checkPermissions(dir: string, files: readonly string[], op
   const broken = links.filter((f) => !f.insecureOk).map((f) => f.error.file);
   const reported = links.map((f) => f.error.file);
 
-  const paths = new Set<string>(['.']);
-  for (const file of files) {
-    if (covered(file, broken)) continue;
-    const parts = file.split('/');
-    for (let i = 1; i < parts.length; i++) paths.add(parts.slice(0, i).join('/'));
-    paths.add(file);
-  }
   const fileSet = new Set(files);
   // Synchronous stats: cheap from the page cache, where the promise API costs a thread-pool round
   // trip per call (an order of magnitude slower over thousands of files).
   const linked: string[] = [];
-  for (const file of [...paths].sort(compareReported)) {
+  for (const file of pathsToCheck(files, broken)) {
     const path = file === '.' ? root : join(root, ...file.split('/'));
     let info: Stats;
     let isLink = false;
@@ -90,29 +83,43 @@ export async function checkPermissions(dir: string, files: readonly string[], op
       continue;
     }
     if (isLink) linked.push(file);
-    if (checkModes && expectedOwner !== undefined) {
-      const mode = info.mode & 0o7777;
-      const writable = foreignWriteBits(info);
-      if (writable !== 0 || !expectedOwner.includes(info.uid)) {
-        findings.push({ error: new PluginPermissionsError(file, mode, info.uid, expectedOwner, path, writable), insecureOk: true });
-      }
-    }
+    if (checkModes && expectedOwner !== undefined) findings.push(...ownership(file, path, info, expectedOwner));
     // Only a file reached through a link can have a real path outside (the walk saw every link in
     // real folders; a link inside may point at a folder holding a link out): check its real path.
     const viaLink = isLink || linked.some((l) => file.startsWith(`${l}/`));
-    if (viaLink && fileSet.has(file) && !covered(file, reported)) {
-      let real: string | undefined;
-      try {
-        real = realpathSync(path);
-      } catch {
-        real = undefined;
-      }
-      if (real !== undefined && !inside(realRoot, real)) {
-        findings.push({ error: new PluginPathError(file, 'outside', real, root), insecureOk: true });
-      }
-    }
+    if (viaLink && fileSet.has(file) && !covered(file, reported)) findings.push(...outsideRoot(file, path, root, realRoot));
   }
   return findings.sort((a, b) => compareReported(a.error.file, b.error.file));
+}
+
+/** The directory (`.`), each folder on the way to each of `files` and the files, in report order; none below a broken link. */
+function pathsToCheck(files: readonly string[], broken: readonly string[]): string[] {
+  const paths = new Set<string>(['.']);
+  for (const file of files) {
+    if (covered(file, broken)) continue;
+    const parts = file.split('/');
+    for (let i = 1; i < parts.length; i++) paths.add(parts.slice(0, i).join('/'));
+    paths.add(file);
+  }
+  return [...paths].sort(compareReported);
+}
+
+/** The permission finding of `file` (at `path`, with stat `info`), if another user could change it. */
+function ownership(file: string, path: string, info: Stats, expectedOwner: readonly number[]): Finding[] {
+  const writable = foreignWriteBits(info);
+  if (writable === 0 && expectedOwner.includes(info.uid)) return [];
+  return [{ error: new PluginPermissionsError(file, info.mode & 0o7777, info.uid, expectedOwner, path, writable), insecureOk: true }];
+}
+
+/** The path finding of `file` (at `path`, reached through a link), if its real path lies outside `realRoot`. */
+function outsideRoot(file: string, path: string, root: string, realRoot: string): Finding[] {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return [];
+  }
+  return inside(realRoot, real) ? [] : [{ error: new PluginPathError(file, 'outside', real, root), insecureOk: true }];
 }
 
 /** The uids that may own plugin code: the process's user (or `uid`) and root; undefined where there are no uids (Windows). */
