@@ -269,11 +269,9 @@ export class DependencyError extends PlugdError {
   }
 }
 
-/** A plugin's `init` threw, rejected or did not settle in time (`E_PLUGIN_INIT`). */
-export class PluginInitError extends PlugdError {
-  override readonly name = 'PluginInitError';
-  readonly code = ErrorCodes.PLUGIN_INIT;
-  /** The plugin whose init failed. */
+/** What a plugin's `init` or `close` failing carries: the base of {@link PluginInitError} and {@link PluginCloseError}. */
+export abstract class LifecycleError extends PlugdError {
+  /** The plugin whose init or close failed. */
   readonly plugin: string;
   /** The file that registered it. */
   readonly file: string | undefined;
@@ -281,14 +279,14 @@ export class PluginInitError extends PlugdError {
   readonly reason: LifecycleFailureReason;
   /** The raw value thrown (in memory only). */
   readonly thrown: unknown;
-
   /** The line in `file` where it was thrown, where known. */
   readonly line?: number;
   /** The column on that line, where known. */
   readonly column?: number;
 
-  constructor(plugin: string, file: string | undefined, reason: LifecycleFailureReason, thrown: unknown, timeoutMs?: number, at?: Location) {
-    super(lifecycleMessage('init', plugin, file, reason, thrown, timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
+  protected constructor(step: 'init' | 'close', plugin: string, file: string | undefined, reason: LifecycleFailureReason,
+    thrown: unknown, timeoutMs?: number, at?: Location) {
+    super(lifecycleMessage(step, plugin, file, reason, thrown, timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
     this.plugin = plugin;
     this.file = file;
     this.reason = reason;
@@ -297,31 +295,23 @@ export class PluginInitError extends PlugdError {
   }
 }
 
-/** A plugin's `close` threw, rejected or did not settle in time (`E_PLUGIN_CLOSE`, a plugd extension). */
-export class PluginCloseError extends PlugdError {
-  override readonly name = 'PluginCloseError';
-  readonly code = ErrorCodes.PLUGIN_CLOSE;
-  /** The plugin whose close failed. */
-  readonly plugin: string;
-  /** The file that registered it. */
-  readonly file: string | undefined;
-  /** `throw` (threw or rejected) or `timeout`. */
-  readonly reason: LifecycleFailureReason;
-  /** The raw value thrown (in memory only). */
-  readonly thrown: unknown;
-
-  /** The line in `file` where it was thrown, where known. */
-  readonly line?: number;
-  /** The column on that line, where known. */
-  readonly column?: number;
+/** A plugin's `init` threw, rejected or did not settle in time (`E_PLUGIN_INIT`). */
+export class PluginInitError extends LifecycleError {
+  override readonly name = 'PluginInitError';
+  readonly code = ErrorCodes.PLUGIN_INIT;
 
   constructor(plugin: string, file: string | undefined, reason: LifecycleFailureReason, thrown: unknown, timeoutMs?: number, at?: Location) {
-    super(lifecycleMessage('close', plugin, file, reason, thrown, timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
-    this.plugin = plugin;
-    this.file = file;
-    this.reason = reason;
-    this.thrown = thrown;
-    if (at !== undefined) Object.assign(this, at);
+    super('init', plugin, file, reason, thrown, timeoutMs, at);
+  }
+}
+
+/** A plugin's `close` threw, rejected or did not settle in time (`E_PLUGIN_CLOSE`). */
+export class PluginCloseError extends LifecycleError {
+  override readonly name = 'PluginCloseError';
+  readonly code = ErrorCodes.PLUGIN_CLOSE;
+
+  constructor(plugin: string, file: string | undefined, reason: LifecycleFailureReason, thrown: unknown, timeoutMs?: number, at?: Location) {
+    super('close', plugin, file, reason, thrown, timeoutMs, at);
   }
 }
 

@@ -5,13 +5,13 @@
  * (`'*'`) combines with a unit's own.
  */
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { chmod, mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { IntegrityError, PluginPathError, PluginPermissionsError, type PlugdError } from '../../src/core/errors.js';
 import { admit, refusal, type Admission, type AdmitOptions } from '../../src/load/admit.js';
 import { LOCK_FILE, writeLock } from '../../src/load/integrity.js';
 import { listTree } from '../../src/load/scan.js';
+import { strictDir } from '../support/strict-dir.js';
 
 const temps: string[] = [];
 afterAll(async () => {
@@ -28,21 +28,9 @@ const LAYOUT: Readonly<Record<string, string>> = {
   'folder/lib/util.js': 'export const y = 2;\n',
 };
 
-/** A fresh dir (made 0755) holding `files`, each 0644, its folders 0755, whatever the umask. */
+/** A fresh dir holding `files`, with strict modes whatever the umask. */
 async function tempDir(files: Readonly<Record<string, string>> = LAYOUT): Promise<string> {
-  const dir = await realpath(await mkdtemp(join(tmpdir(), 'plugd-admit-')));
-  temps.push(dir);
-  await chmod(dir, 0o755);
-  for (const [file, content] of Object.entries(files)) {
-    const path = join(dir, file);
-    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-    await writeFile(path, content);
-    await chmod(path, 0o644);
-  }
-  for (const file of Object.keys(files)) {
-    for (let d = dirname(join(dir, file)); d !== dir; d = dirname(d)) await chmod(d, 0o755);
-  }
-  return dir;
+  return strictDir(files, temps, 'plugd-admit-');
 }
 
 /** Adds `file` (0644) to `dir`. */

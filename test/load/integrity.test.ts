@@ -4,15 +4,16 @@
  */
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, readFile, readdir, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, readFile, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { ErrorCodes, IntegrityError, PluginPathError, PluginPermissionsError } from '../../src/core/errors.js';
 import { privateGroup } from '../../src/load/file-mode.js';
 import { LOCK_FILE, checkPermissions, hashFiles, readLock, writeLock, type Finding, type Lock } from '../../src/load/integrity.js';
 import { listTree } from '../../src/load/scan.js';
 import { version } from '../../src/util/version.js';
 import { sharedGroup } from '../support/groups.js';
+import { strictDir } from '../support/strict-dir.js';
 
 const temps: string[] = [];
 afterAll(async () => {
@@ -23,21 +24,9 @@ const uid = process.getuid?.() ?? 0;
 const owners = uid === 0 ? [0] : [uid, 0];
 const asRoot = uid === 0;
 
-/** A fresh dir (0700 from mkdtemp, made 0755) holding `files`, each 0644, folders 0755, whatever the umask. */
+/** A fresh dir holding `files`, with strict modes whatever the umask. */
 async function tempDir(files: Readonly<Record<string, string>> = {}): Promise<string> {
-  const dir = await realpath(await mkdtemp(join(tmpdir(), 'plugd-integrity-')));
-  temps.push(dir);
-  await chmod(dir, 0o755);
-  for (const [file, content] of Object.entries(files)) {
-    const path = join(dir, file);
-    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-    await writeFile(path, content);
-    await chmod(path, 0o644);
-  }
-  for (const file of Object.keys(files)) {
-    for (let d = dirname(join(dir, file)); d !== dir; d = dirname(d)) await chmod(d, 0o755);
-  }
-  return dir;
+  return strictDir(files, temps, 'plugd-integrity-');
 }
 
 const PLUGIN = "export const x = 1;\n";
