@@ -385,11 +385,13 @@ export class Daemon {
     const seen = new Map<string, string>();
     const touched: Touched = new Map();
     const candidates = new Map<string, Unit>();
-    for (const [name, at] of batch) {
+    // The units import in parallel (a shared module's importers are many): each is planned,
+    // admitted and imported on its own, and what goes live is decided once all have settled.
+    const imported = await Promise.all([...batch].map(async ([name, at]) => {
       seen.set(name, this.#watcher?.snapshot(name) ?? '');
-      const candidate = await this.#importUnit(name, at, pulled.has(name), seen, touched);
-      if (candidate !== undefined) candidates.set(name, candidate);
-    }
+      return [name, await this.#importUnit(name, at, pulled.has(name), seen, touched)] as const;
+    }));
+    for (const [name, candidate] of imported) if (candidate !== undefined) candidates.set(name, candidate);
     this.#goLive(candidates, batch, wasLive, touched);
     const restarted = await this.#restartAffected(before);
     this.#report(touched, restarted);
