@@ -268,13 +268,16 @@ export class Daemon {
 
   /** Imports the given entries of `placement`; outcomes in the entries' order. */
   async #import(placement: LoadPlan, files: readonly string[], onModule?: () => void): Promise<ModuleOutcome[]> {
-    const entries = placement.entries.filter((e) => files.includes(e.file));
-    for (const entry of entries) this.#entryUnits.set(fileUrl(realPath(entry.path)), unitOf(entry.file));
-    return importEntries(placement, entries, {
+    const wanted = new Set(files);
+    const entries = placement.entries.filter((e) => wanted.has(e.file));
+    const outcomes = await importEntries(placement, entries, {
       timeout: this.#config.timeouts.load,
       onLate: (error) => { this.#log.warn({ file: error.file, plugin: error.plugin, code: error.code, err: error.message }, 'late registration refused'); },
       ...(onModule === undefined ? {} : { onModule }),
     });
+    // Where each entry's module really is: a changed module's importers lead back to their units.
+    for (const o of outcomes) this.#entryUnits.set(o.url, unitOf(o.entry.file));
+    return outcomes;
   }
 
   /** Logs what the admission checks let through as warnings, and what they found missing. */
@@ -364,10 +367,11 @@ export class Daemon {
     if (again.size > 0) await hooks.apply({ kind: 'files', files: [...again], generation: nextGeneration() });
     const units = new Map(batch);
     const pulled = new Set<string>();
+    const firstEvent = Math.min(...batch.values());
     for (const url of again) {
       const unit = this.#entryUnits.get(withoutGeneration(url));
       if (unit === undefined || units.has(unit)) continue;
-      units.set(unit, Math.min(...batch.values()));
+      units.set(unit, firstEvent);
       pulled.add(unit);
     }
     return { units, pulled };

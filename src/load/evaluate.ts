@@ -29,6 +29,8 @@ export interface ModuleOutcome {
   readonly errors: readonly PlugdError[];
   /** True when the entry vanished between the scan and its import (it is then simply absent). */
   readonly vanished: boolean;
+  /** Its module's URL without a generation: its real file, as Node imports it and stack frames name it. */
+  readonly url: string;
 }
 
 /** Options of {@link evaluate}. */
@@ -104,7 +106,7 @@ export async function evaluate(plan: LoadPlan, entries: readonly Entry[], option
         if (result === TIMED_OUT) failure = new PluginLoadError(entry.file, 'timeout', undefined, options.timeout);
       }
     } catch (thrown) {
-      if (!existsSync(entry.path)) return { entry, registrations: [], errors: [], vanished: true };
+      if (!existsSync(entry.path)) return { entry, registrations: [], errors: [], vanished: true, url: plain };
       // A registration error thrown out of the module's top level is reported as itself, once.
       // (Only a checked load's hook raises one: elsewhere such a value is the module's own throw.)
       const refused = plan.admission === undefined ? undefined : hookRefusal(thrown, plan);
@@ -118,7 +120,7 @@ export async function evaluate(plan: LoadPlan, entries: readonly Entry[], option
     if (failure !== undefined) scope.errors.push(failure);
     scope.failed = scope.errors.length > 0;
     options.onModule?.(entry.file);
-    const outcome = { entry, registrations: scope.registrations, errors: scope.errors, vanished: false };
+    const outcome = { entry, registrations: scope.registrations, errors: scope.errors, vanished: false, url: plain };
     // The scope holds nothing of the module's any more. It stays on the channel to tell late calls
     // found by their stack (one small entry per module version, as Node keeps the module itself).
     scope.registrations = [];

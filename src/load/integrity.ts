@@ -83,11 +83,13 @@ export async function checkPermissions(dir: string, files: readonly string[], op
       continue;
     }
     if (isLink) linked.push(file);
-    if (checkModes && expectedOwner !== undefined) findings.push(...ownership(file, path, info, expectedOwner));
+    const refused = checkModes && expectedOwner !== undefined ? ownership(file, path, info, expectedOwner) : undefined;
+    if (refused !== undefined) findings.push(refused);
     // Only a file reached through a link can have a real path outside (the walk saw every link in
     // real folders; a link inside may point at a folder holding a link out): check its real path.
     const viaLink = isLink || linked.some((l) => file.startsWith(`${l}/`));
-    if (viaLink && fileSet.has(file) && !covered(file, reported)) findings.push(...outsideRoot(file, path, root, realRoot));
+    const outside = viaLink && fileSet.has(file) && !covered(file, reported) ? outsideRoot(file, path, root, realRoot) : undefined;
+    if (outside !== undefined) findings.push(outside);
   }
   return findings.sort((a, b) => compareReported(a.error.file, b.error.file));
 }
@@ -105,21 +107,21 @@ function pathsToCheck(files: readonly string[], broken: readonly string[]): stri
 }
 
 /** The permission finding of `file` (at `path`, with stat `info`), if another user could change it. */
-function ownership(file: string, path: string, info: Stats, expectedOwner: readonly number[]): Finding[] {
+function ownership(file: string, path: string, info: Stats, expectedOwner: readonly number[]): Finding | undefined {
   const writable = foreignWriteBits(info);
-  if (writable === 0 && expectedOwner.includes(info.uid)) return [];
-  return [{ error: new PluginPermissionsError(file, info.mode & 0o7777, info.uid, expectedOwner, path, writable), insecureOk: true }];
+  if (writable === 0 && expectedOwner.includes(info.uid)) return undefined;
+  return { error: new PluginPermissionsError(file, info.mode & 0o7777, info.uid, expectedOwner, path, writable), insecureOk: true };
 }
 
 /** The path finding of `file` (at `path`, reached through a link), if its real path lies outside `realRoot`. */
-function outsideRoot(file: string, path: string, root: string, realRoot: string): Finding[] {
+function outsideRoot(file: string, path: string, root: string, realRoot: string): Finding | undefined {
   let real: string;
   try {
     real = realpathSync(path);
   } catch {
-    return [];
+    return undefined;
   }
-  return inside(realRoot, real) ? [] : [{ error: new PluginPathError(file, 'outside', real, root), insecureOk: true }];
+  return inside(realRoot, real) ? undefined : { error: new PluginPathError(file, 'outside', real, root), insecureOk: true };
 }
 
 /** The uids that may own plugin code: the process's user (or `uid`) and root; undefined where there are no uids (Windows). */

@@ -3,6 +3,7 @@
 import '../../src/index.js';
 import { describe, expect, test } from '@jest/globals';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DuplicatePluginError, InvalidRegistrationError, LateRegistrationError, NoLoadInProgressError, PluginLoadError } from '../../src/core/errors.js';
 import { evaluate, type ModuleOutcome } from '../../src/load/evaluate.js';
 import { register } from '../../src/core/channel.js';
@@ -175,7 +176,7 @@ describe('evaluate: import failures', () => {
     const [a] = await scan(dir);
     const gone = { file: 'gone.js', path: join(dir, 'gone.js') };
     const out = await evaluate(await freshPlan(dir), [a!, gone], { timeout: TIMEOUT, onLate: () => undefined });
-    expect(out[1]).toEqual({ entry: gone, registrations: [], errors: [], vanished: true });
+    expect(out[1]).toEqual({ entry: gone, registrations: [], errors: [], vanished: true, url: pathToFileURL(gone.path).href });
     expect(out[0]!.vanished).toBe(false);
     expect(names(out[0])).toEqual(['io.test.ignored.v1.a']);
   });
