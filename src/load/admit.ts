@@ -28,6 +28,8 @@ export interface Admission {
   readonly warnings: readonly PlugdError[];
   /** The lock, with `locked`: the sha256 every module file of the directory must have. */
   readonly lock: Lock | undefined;
+  /** With `permissions`: the checked paths (relative, POSIX) that are symlinks. */
+  readonly links: ReadonlySet<string> | undefined;
 }
 
 /** Runs the admission checks over `files` (a listTree of `dir`, or of just its top-level `units`). */
@@ -39,8 +41,9 @@ export async function admit(dir: string, files: readonly string[], options: Admi
     const unit = file === '.' || file === LOCK_FILE ? '*' : unitOf(file);
     refused.set(unit, [...(refused.get(unit) ?? []), error]);
   };
-  if (options.permissions === true) {
-    for (const finding of await checkPermissions(dir, files, units === undefined ? {} : { units })) {
+  const links = options.permissions === true ? new Set<string>() : undefined;
+  if (links !== undefined) {
+    for (const finding of await checkPermissions(dir, files, units === undefined ? { links } : { units, links })) {
       if (finding.insecureOk && options.allowInsecure === true) warnings.push(finding.error);
       else refuse(finding.error.file, finding.error);
     }
@@ -61,7 +64,7 @@ export async function admit(dir: string, files: readonly string[], options: Admi
       refuse(LOCK_FILE, error as PlugdError);
     }
   }
-  return { refused, errors, warnings, lock };
+  return { refused, errors, warnings, lock, links };
 }
 
 /** The errors that keep the unit of `file` from being imported, if any. */

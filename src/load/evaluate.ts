@@ -17,7 +17,6 @@ import { moduleHooks } from './hooks.js';
 import { locate } from '../util/locate.js';
 import type { LoadPlan } from './plan.js';
 import type { Entry } from './scan.js';
-import { realPath } from '../util/real-path.js';
 
 /** What importing one entry gave. */
 export interface ModuleOutcome {
@@ -88,7 +87,7 @@ export async function evaluate(plan: LoadPlan, entries: readonly Entry[], option
   return Promise.all(entries.map(async (entry): Promise<ModuleOutcome> => {
     const scope = new ModuleScope(entry.file, options.onLate);
     // Node imports a symlinked entry from its real path, and stack frames name that: so do we.
-    const real = realPath(entry.path);
+    const real = plan.realPath(entry);
     const plain = fileUrl(real);
     const url = hooks.versioned(plain);
     byUrl.set(url, scope);

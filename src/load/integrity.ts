@@ -36,6 +36,16 @@ export interface Lock {
 /** The name of the lock file in a plugin directory. */
 export const LOCK_FILE = 'plugd.lock';
 
+/** Options of {@link checkPermissions}. */
+export interface PermissionOptions {
+  /** The user that may own plugin code besides root (default: the process's). */
+  readonly uid?: number;
+  /** Check only these top-level names (a hot reload's units). */
+  readonly units?: readonly string[];
+  /** Collects the checked paths (relative, POSIX) that are symlinks. */
+  readonly links?: Set<string>;
+}
+
 /** How many files are read at once (many plugin files must not exhaust file descriptors). */
 const READ_CONCURRENCY = 16;
 
@@ -50,8 +60,10 @@ const SHA256 = /^[0-9a-f]{64}$/;
  * path leaves it (`outside`), that loop or lead to a folder containing them (`loop`), or dangle
  * (`dangling`). Sorted by file (`.` first). Rejects when `dir` itself cannot be read.
  * With `units` (top-level names) the walk covers only those: a reload checks what it reloads.
+ * With `links`, every checked path that is a symlink is added to it (the load then knows, without
+ * asking the file system again, which entries Node will import from another real path).
  */
-export async function checkPermissions(dir: string, files: readonly string[], options: { uid?: number; units?: readonly string[] } = {}): Promise<Finding[]> {
+export async function checkPermissions(dir: string, files: readonly string[], options: PermissionOptions = {}): Promise<Finding[]> {
   const root = resolve(dir);
   const realRoot = await realpath(root);
   const expectedOwner = allowedOwners(options.uid);
@@ -59,15 +71,16 @@ export async function checkPermissions(dir: string, files: readonly string[], op
   const checkModes = process.platform !== 'win32';
 
   const findings: Finding[] = [];
-  const links = await findLinks(root, realRoot, options.units);
-  findings.push(...links);
-  const broken = links.filter((f) => !f.insecureOk).map((f) => f.error.file);
-  const reported = links.map((f) => f.error.file);
+  const badLinks = await findLinks(root, realRoot, options.units);
+  findings.push(...badLinks);
+  const broken = badLinks.filter((f) => !f.insecureOk).map((f) => f.error.file);
+  const reported = badLinks.map((f) => f.error.file);
 
   const fileSet = new Set(files);
   // Synchronous stats: cheap from the page cache, where the promise API costs a thread-pool round
   // trip per call (an order of magnitude slower over thousands of files).
   const linked: string[] = [];
+  const links = options.links;
   for (const file of pathsToCheck(files, broken)) {
     const path = file === '.' ? root : join(root, ...file.split('/'));
     let info: Stats;
@@ -82,7 +95,10 @@ export async function checkPermissions(dir: string, files: readonly string[], op
       if (finding !== undefined && !covered(file, reported)) findings.push(finding);
       continue;
     }
-    if (isLink) linked.push(file);
+    if (isLink) {
+      linked.push(file);
+      links?.add(file);
+    }
     const refused = checkModes && expectedOwner !== undefined ? ownership(file, path, info, expectedOwner) : undefined;
     if (refused !== undefined) findings.push(refused);
     // Only a file reached through a link can have a real path outside (the walk saw every link in

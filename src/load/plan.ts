@@ -9,7 +9,9 @@ import type { PlugdError } from '../core/errors.js';
 import { fileUrl } from '../util/file-url.js';
 import { moduleHooks, nextGeneration } from './hooks.js';
 import { allowedOwners } from './integrity.js';
-import { entriesOf, listTree, scan, type Entry } from './scan.js';
+import { lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { entriesOf, listTree, scan, unitOf, type Entry } from './scan.js';
 import { realPath } from '../util/real-path.js';
 
 /** The entries of one load, and what keeps some of them from being imported. */
@@ -22,6 +24,8 @@ export interface LoadPlan {
   readonly admission: Admission | undefined;
   /** Why `entry` must not be imported (refused by the admission checks), if it must not. */
   problems(entry: Entry): PlugdError[];
+  /** The real path of `entry`: Node imports a symlinked entry from its target, and stack frames name that. */
+  realPath(entry: Entry): string;
 }
 
 /** The plan to load all of `dir` (absolute), with the admission checks `policy` asks for. */
@@ -57,7 +61,24 @@ async function checkModules(dir: string, policy: AdmitOptions, admission: Admiss
 
 
 function plan(dir: string, entries: readonly Entry[], admission: Admission | undefined): LoadPlan {
-  return { dir, entries, admission, problems: (entry) => refusal(admission, entry.file) };
+  return { dir, entries, admission, problems: (entry) => refusal(admission, entry.file), realPath: realPaths(dir, admission) };
+}
+
+/**
+ * Real paths of a directory's entries with as few system calls as possible: each one costs about
+ * as much as a tenth of Node's own work to import a small module (realpath(3) reads every
+ * component of the path), so a load of thousands of plugins must not pay one per entry. Only a
+ * symlink below the directory moves an entry: the admission checks already know each one (they
+ * lstat every file); without them, a top-level entry costs one lstat, a folder plugin a realpath.
+ */
+function realPaths(dir: string, admission: Admission | undefined): (entry: Entry) => string {
+  const realDir = realPath(dir);
+  const moved = (file: string): boolean => {
+    const links = admission?.links;
+    if (links !== undefined) return links.has(file) || links.has(unitOf(file));
+    return file.includes('/') || lstatSync(join(dir, file), { throwIfNoEntry: false })?.isSymbolicLink() !== false;
+  };
+  return (entry) => (moved(entry.file) ? realPath(entry.path) : join(realDir, entry.file));
 }
 
 function checks(policy: AdmitOptions): boolean {
