@@ -4,7 +4,6 @@
  * (Jest's VM, Vitest) does not load them, so a fixture test sees exactly what `plugd check` sees.
  * The worker is gone afterwards, and with it every module the check imported.
  */
-import { Worker } from 'node:worker_threads';
 import type { CheckOptions, CheckReport, CheckResult } from './check.js';
 import type { CheckRequest } from './check-worker.js';
 import { reviveError } from './core/errors.js';
@@ -20,6 +19,8 @@ type Reply = { report: CheckReport } | { failure: { message: string; code?: stri
  */
 export async function checkIsolated(dir: string, options: CheckOptions = {}): Promise<CheckResult> {
   const request: CheckRequest = { dir, options };
+  // (Loaded on use: this module is part of every plugd import, and a plain load needs no worker.)
+  const { Worker } = process.getBuiltinModule('node:worker_threads');
   const worker = new Worker(builtFile('check-worker.js'), { workerData: request, stdout: false, stderr: false });
   const reply = await new Promise<Reply>((resolve, reject) => {
     let replied = false;

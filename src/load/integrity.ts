@@ -8,13 +8,13 @@
  * - {@link writeLock} / {@link readLock}: `plugd.lock`, the sha256 of every
  *   plugin file (folder plugins' files included) and the plugd version, for `--locked`.
  */
-import { createHash } from 'node:crypto';
 import { lstatSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { lstat, readFile, readdir, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { IntegrityError, PluginPathError, PluginPermissionsError, renderThrown } from '../core/errors.js';
 import { foreignWriteBits } from './file-mode.js';
 import { compareFiles, listTree } from './scan.js';
+import { sha256 } from '../util/sha256.js';
 import { version } from '../util/version.js';
 
 /** One problem found by a check, and whether --allow-insecure lets it through as a warning. */
@@ -252,7 +252,7 @@ export async function hashFiles(dir: string, files: readonly string[]): Promise<
   const hashes: [string, string][] = sorted.map((file) => [file, '']);
   await forEachLimited(hashes, async (pair) => {
     const bytes = await readFile(join(root, ...pair[0].split('/')));
-    pair[1] = createHash('sha256').update(bytes).digest('hex');
+    pair[1] = sha256(bytes);
   });
   // fromEntries defines own properties: a file named "__proto__" stays a key.
   return Object.fromEntries(hashes);

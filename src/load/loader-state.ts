@@ -12,10 +12,10 @@
  *     walk from a changed file to the modules that import it.
  */
 
-import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { foreignWriteBits } from './file-mode.js';
+import { sha256 } from '../util/sha256.js';
 
 /** The query key that carries a module's generation. */
 const KEY = 'plugd';
@@ -166,7 +166,7 @@ export class LoaderState {
       const file = decodeURIComponent(plain.slice(dir.length));
       // What the lock lists: dot entries and the directory's own node_modules aside.
       if (file.startsWith('node_modules/') || file.split('/').some((part) => part.startsWith('.'))) return undefined;
-      const actual = sha256(source ?? readFileSync(fileURLToPath(plain)));
+      const actual = sourceDigest(source ?? readFileSync(fileURLToPath(plain)));
       const expected = Object.hasOwn(files, file) ? files[file] : undefined;
       if (expected === actual) return undefined;
       return { code: 'E_INTEGRITY', file, reason: expected === undefined ? 'unlisted' : 'mismatch', ...(expected === undefined ? {} : { expected }), actual };
@@ -308,10 +308,10 @@ function refuse(refusal: LockRefusal | PermissionRefusal | PathRefusal | undefin
   if (refusal !== undefined) throw Object.assign(new Error(`${refusal.file}: ${refusal.code}`), refusal);
 }
 
-function sha256(bytes: string | ArrayBuffer | ArrayBufferView): string {
-  const data = typeof bytes === 'string' ? bytes
-    : bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return createHash('sha256').update(data).digest('hex');
+/** The SHA-256 of a load step's source, whatever form Node gives it in. */
+function sourceDigest(bytes: string | ArrayBuffer | ArrayBufferView): string {
+  return sha256(typeof bytes === 'string' ? bytes
+    : bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
 function stripQuery(url: string): string {
