@@ -5,32 +5,38 @@
 import { register } from 'plugd';
 import type { Router } from '../http.js';
 import type { Record, Store } from '../store.js';
-import { checkId, checkLabels } from './validate.js';
+import { Id, Labels, NewContainer, parse } from './validate.js';
 
 /** The containers service; `mount` exposes it on the HTTP API plugin. */
 export interface Containers {
   mount(router: Router): void;
   create(id: string, labels?: Partial<globalThis.Record<string, string>>): Record;
   get(id: string): Record | undefined;
-  list(filter?: Partial<globalThis.Record<string, string>>): Record[];
+  /** The containers that have every label of `filter` (own labels only: `constructor` is no label). */
+  list(filter?: ReadonlyMap<string, string>): Record[];
   label(id: string, labels: Partial<globalThis.Record<string, string>>): Record;
   delete(id: string): boolean;
 }
 
 const KIND = 'container';
 
-type Labels = Partial<globalThis.Record<string, string>>;
-
 function notFound(id: string): Error {
   return Object.assign(new Error(`container "${id}" not found`), { status: 404 });
 }
 
-function labelsOf(value: unknown): Labels {
-  if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw Object.assign(new Error('labels must be an object of strings'), { status: 400 });
+/** `?label=key=value&label=...` as a Map: a plain object would take `__proto__=x` as its prototype. */
+function labelFilter(query: URLSearchParams): Map<string, string> {
+  const filter = new Map<string, string>();
+  for (const pair of query.getAll('label')) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw Object.assign(new Error(`invalid label filter "${pair}": use label=key=value`), { status: 400 });
+    filter.set(pair.slice(0, eq), pair.slice(eq + 1));
   }
-  return value;
+  return filter;
+}
+
+function hasLabels(record: Record, filter: ReadonlyMap<string, string>): boolean {
+  return [...filter].every(([key, value]) => Object.hasOwn(record.labels, key) && record.labels[key] === value);
 }
 
 register({
@@ -47,44 +53,32 @@ register({
     const service: Containers = {
       mount: (router) => {
         router.route('POST', '/v1/containers', ({ body }) => {
-          const { id, labels } = (body ?? {}) as { id?: unknown; labels?: unknown };
-          if (typeof id !== 'string') throw Object.assign(new Error('give the container an "id"'), { status: 400 });
-          return service.create(id, labelsOf(labels));
+          const { id, labels } = parse(NewContainer, body, 'container');
+          return service.create(id, labels);
         }, 201);
-        router.route('GET', '/v1/containers', ({ query }) => {
-          const filter: Labels = {};
-          for (const pair of query.getAll('label')) {
-            const [key = '', value = ''] = pair.split('=', 2);
-            filter[key] = value;
-          }
-          return service.list(filter);
-        });
-        router.route('GET', '/v1/containers/:id', ({ params }) => service.get(params.id ?? '') ?? (() => { throw notFound(params.id ?? ''); })());
-        router.route('PATCH', '/v1/containers/:id/labels', ({ params, body }) => service.label(params.id ?? '', labelsOf(body)));
+        router.route('GET', '/v1/containers', ({ query }) => service.list(labelFilter(query)));
+        router.route('GET', '/v1/containers/:id', ({ params }) => get(params.id ?? ''));
+        router.route('PATCH', '/v1/containers/:id/labels', ({ params, body }) => service.label(params.id ?? '', parse(Labels, body, 'labels')));
         router.route('DELETE', '/v1/containers/:id', ({ params }) => {
           if (!service.delete(params.id ?? '')) throw notFound(params.id ?? '');
           return { deleted: params.id };
         });
       },
       create: (id, labels = {}) => {
-        try {
-          checkId(id);
-          checkLabels(labels);
-        } catch (error) {
-          throw Object.assign(error as Error, { status: 400 });
-        }
+        parse(Id, id, 'container id');
+        const valid = parse(Labels, labels, 'labels');
         if (store.get(KIND, id) !== undefined) throw Object.assign(new Error(`container "${id}" already exists`), { status: 409 });
-        const record = { id, labels, createdAt: new Date().toISOString() };
+        const record = { id, labels: valid, createdAt: new Date().toISOString() };
         store.put(KIND, record);
         ctx.log.info({ id }, 'container created');
         return record;
       },
       get: (id) => store.get(KIND, id),
-      list: (filter = {}) => store.list(KIND).filter((r) => Object.entries(filter).every(([k, v]) => r.labels[k] === v)),
+      list: (filter = new Map()) => store.list(KIND).filter((r) => hasLabels(r, filter)),
       label: (id, labels) => {
-        checkLabels(labels);
+        const valid = parse(Labels, labels, 'labels');
         const record = get(id);
-        const updated = { ...record, labels: { ...record.labels, ...labels } };
+        const updated = { ...record, labels: { ...record.labels, ...valid } };
         store.put(KIND, updated);
         return updated;
       },

@@ -266,7 +266,7 @@ describe('the example plugins (npm start)', () => {
     await d.waitFor(msg('ready'));
     const url = String((await d.waitFor(msg('HTTP API listening'))).url);
     const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
-      const res = await fetch(url + path, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      const res = await fetch(url + path, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
       return { status: res.status, json: await res.json() };
     };
     expect(await call('POST', '/v1/containers', { id: 'web', labels: { env: 'dev' } })).toMatchObject({ status: 201, json: { id: 'web', labels: { env: 'dev' } } });
