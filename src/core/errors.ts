@@ -221,6 +221,34 @@ export class LateRegistrationError extends PlugdError {
   }
 }
 
+/**
+ * A required type with no usable plugin, and why: no plugin of that type is registered; it is
+ * the type of a `'*'` plugin (`plugins`), which starts after every other plugin, so requiring it
+ * is a cycle; or its plugins (`plugins`) are all disabled or unresolved.
+ */
+export type UnmetType =
+  | { readonly type: string; readonly kind: 'unregistered' }
+  | { readonly type: string; readonly kind: 'star'; readonly plugins: readonly string[] }
+  | { readonly type: string; readonly kind: 'blocked'; readonly plugins: readonly { readonly name: string; readonly disabled: boolean }[] };
+
+const UNMET_FIX: Record<UnmetType['kind'], string> = {
+  unregistered: 'add a plugin of that type or remove the requirement',
+  star: 'remove the requirement of a "*" plugin\'s type',
+  blocked: 'fix or enable the plugins it requires first',
+};
+
+function describeUnmet(unmet: UnmetType): string {
+  switch (unmet.kind) {
+    case 'unregistered':
+      return `"${unmet.type}" (no plugin of that type is registered)`;
+    case 'star':
+      return `"${unmet.type}" (the type of ${quoteAll(unmet.plugins)}, which requires "*" and so starts after every ` +
+        'other plugin: requiring the type of a "*" plugin is a cycle)';
+    case 'blocked':
+      return `"${unmet.type}" (${unmet.plugins.map((p) => `"${p.name}" ${p.disabled ? 'is disabled' : 'is unresolved'}`).join(', ')})`;
+  }
+}
+
 /** A requirement cannot be met (`E_DEPENDENCY`): a missing type, a cycle, or a failed dependency. */
 export class DependencyError extends PlugdError {
   override readonly name = 'DependencyError';
@@ -243,11 +271,11 @@ export class DependencyError extends PlugdError {
     this.cycle = 'cycle' in detail ? detail.cycle : undefined;
   }
 
-  /** `plugin` cannot start: `missing` have no plugin, or only ones that cannot start (`blocked`: why, by type). */
-  static unresolved(plugin: string, missing: readonly string[], blocked: readonly string[], unregistered: boolean): DependencyError {
-    return new DependencyError(plugin, { missing: [...missing] },
-      `plugin "${plugin}" cannot start: it requires ${blocked.join(', ')}; ` +
-      (unregistered ? 'add a plugin of that type or remove the requirement' : 'fix or enable the plugins it requires first'));
+  /** `plugin` cannot start: each of `unmet` (its required types, in its order) has no usable plugin, for the reason given. */
+  static unresolved(plugin: string, unmet: readonly UnmetType[]): DependencyError {
+    const fixes = new Set(unmet.map((u) => UNMET_FIX[u.kind]));
+    return new DependencyError(plugin, { missing: unmet.map((u) => u.type) },
+      `plugin "${plugin}" cannot start: it requires ${unmet.map(describeUnmet).join(', ')}; ${[...fixes].join('; ')}`);
   }
 
   /** `plugin` was skipped at init: no plugin of the `missing` types is running (`blamed`: what became of them). */
