@@ -58,6 +58,7 @@ interface Types {
   readonly typeOf: Int32Array;
   /** The plugins of each type, in registration order. */
   readonly providers: number[][];
+  /** Enabled plugins that require `'*'`. */
   readonly isStar: Uint8Array;
   /** Types with an enabled `'*'` plugin: requiring one is a cycle. */
   readonly typeHasStar: Uint8Array;
@@ -78,10 +79,11 @@ function internTypes(nodes: readonly GraphNode[], off: Uint8Array): Types {
     }
     typeOf[i] = t;
     providers[t]?.push(i);
-    if (node.requires.includes('*')) isStar[i] = 1;
+    // A disabled '*' plugin waits for nobody: it keeps its registration place like any disabled one.
+    if (off[i] === 0 && node.requires.includes('*')) isStar[i] = 1;
   });
   const typeHasStar = new Uint8Array(providers.length);
-  for (let i = 0; i < nodes.length; i++) if (isStar[i] === 1 && off[i] === 0) typeHasStar[typeOf[i] ?? 0] = 1;
+  for (let i = 0; i < nodes.length; i++) if (isStar[i] === 1) typeHasStar[typeOf[i] ?? 0] = 1;
   return { ids, typeOf, providers, isStar, typeHasStar };
 }
 
@@ -190,7 +192,7 @@ function unmetTypes(nodes: readonly GraphNode[], { providers, isStar, typeHasSta
     const type = requires[k] ?? '';
     const list = providers[t] ?? [];
     (unmet ??= []).push(t === -1 ? { type, kind: 'unregistered' }
-      : typeHasStar[t] === 1 ? { type, kind: 'star', plugins: list.filter((p) => isStar[p] === 1 && !disabled.has(nameOf(p))).map(nameOf) }
+      : typeHasStar[t] === 1 ? { type, kind: 'star', plugins: list.filter((p) => isStar[p] === 1).map(nameOf) }
         : { type, kind: 'blocked', plugins: list.map((p) => ({ name: nameOf(p), disabled: disabled.has(nameOf(p)) })) });
   }
   return unmet;

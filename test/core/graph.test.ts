@@ -184,10 +184,10 @@ const disabledCases: Case[] = [
     order: ['s2', 'needs'],
   },
   {
-    title: "a disabled '*' plugin is not waited for",
-    nodes: [node('star', ['*']), node('a'), node('b', ['A'])],
+    title: "a disabled '*' plugin is not waited for, and keeps its registration place",
+    nodes: [node('a'), node('star', ['*']), node('c', ['B']), node('b')],
     disabled: ['star'],
-    order: ['a', 'b'],
+    order: ['a', 'b', 'c'],
   },
   {
     title: 'a disabled plugin with unmet requirements is not reported',
@@ -351,6 +351,11 @@ describe('resolveGraph', () => {
     expect(error?.toJSON()).toMatchObject({ code: 'E_DEPENDENCY', plugin: 'user', missing: ['S'] });
     expect(error?.message).toContain('"s1" is disabled');
     expect(error?.message).toContain('"s2" is disabled');
+  });
+
+  test('disabled plugins, a \'*\' one too, keep their registration place in order and pull nothing forward', () => {
+    const nodes = [node('a'), node('star', ['*']), node('c', ['B']), node('off', ['D']), node('b'), node('d')];
+    expect(resolveGraph(nodes, { disabled: new Set(['star', 'off']) }).order).toEqual(['a', 'star', 'b', 'c', 'off', 'd']);
   });
 
   test("random acyclic graphs with disabled plugins: the same order as containerd's Graph", () => {
