@@ -47,8 +47,11 @@ export const ErrorCodes = {
 /** One of the stable error codes in {@link ErrorCodes}. */
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
-/** Why a module failed to load. */
-export type LoadFailureReason = 'throw' | 'syntax' | 'resolve' | 'timeout';
+/**
+ * Why a module failed to load; `ambiguous`: a folder plugin has both `index.js` and `index.mjs`,
+ * so which one is its entry is unclear, and neither is imported.
+ */
+export type LoadFailureReason = 'throw' | 'syntax' | 'resolve' | 'timeout' | 'ambiguous';
 
 /** Why a plugin's `init` or `close` failed. */
 export type LifecycleFailureReason = 'throw' | 'timeout';
@@ -139,11 +142,16 @@ export class PluginLoadError extends PlugdError {
   readonly column?: number;
 
   constructor(file: string, reason: LoadFailureReason, thrown: unknown, timeoutMs?: number, at?: Location) {
-    super(loadMessage(file, reason, renderThrown(thrown), timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
+    super(loadMessage(file, reason, renderThrown(thrown), timeoutMs), reason === 'timeout' || reason === 'ambiguous' ? {} : { cause: thrown });
     this.file = file;
     this.reason = reason;
     this.thrown = thrown;
     if (at !== undefined) Object.assign(this, at);
+  }
+
+  /** The folder plugin `folder` has both an `index.js` and an `index.mjs`: neither is imported. */
+  static ambiguousFolder(folder: string): PluginLoadError {
+    return new PluginLoadError(folder, 'ambiguous', undefined);
   }
 }
 
@@ -160,6 +168,9 @@ function loadMessage(file: string, reason: LoadFailureReason, rendered: string, 
     case 'throw':
       return `plugin file "${file}" threw while loading: ${rendered}; ` +
         'fix or catch the failure at the module\'s top level';
+    case 'ambiguous':
+      return `plugin folder "${file}" has both "${file}/index.js" and "${file}/index.mjs", so its entry is ambiguous ` +
+        'and neither is loaded; remove or rename one of them';
   }
 }
 

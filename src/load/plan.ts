@@ -20,7 +20,7 @@ export interface LoadPlan {
   readonly entries: readonly Entry[];
   /** The admission checks' outcome, when any ran. */
   readonly admission: Admission | undefined;
-  /** Why `entry` must not be imported (refused by the admission checks), if it must not. */
+  /** Why `entry` must not be imported (an ambiguous folder, or refused by the admission checks), if it must not. */
   problems(entry: Entry): PlugdError[];
 }
 
@@ -57,7 +57,7 @@ async function checkModules(dir: string, policy: AdmitOptions, admission: Admiss
 
 
 function plan(dir: string, entries: readonly Entry[], admission: Admission | undefined): LoadPlan {
-  return { dir, entries, admission, problems: (entry) => refusal(admission, entry.file) };
+  return { dir, entries, admission, problems: (entry) => entry.problem === undefined ? refusal(admission, entry.file) : [entry.problem, ...refusal(admission, entry.file)] };
 }
 
 function checks(policy: AdmitOptions): boolean {
