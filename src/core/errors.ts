@@ -373,12 +373,22 @@ export class ConfigError extends PlugdError {
   /** Every problem found. */
   readonly issues: ValidationIssue[];
 
-  constructor(issues: ValidationIssue[], where: { plugin?: string; file?: string } = {}) {
+  constructor(issues: ValidationIssue[], where: { plugin?: string; file?: string } = {}, message?: string) {
     const subject = where.plugin !== undefined ? `the config of plugin "${where.plugin}"` : 'the config';
-    super(`${subject}${where.file === undefined ? '' : ` in "${where.file}"`} is invalid: ${issues.map(formatIssue).join('; ')}`);
+    super(message ?? `${subject}${where.file === undefined ? '' : ` in "${where.file}"`} is invalid: ${issues.map(formatIssue).join('; ')}`);
     this.plugin = where.plugin;
     this.file = where.file;
     this.issues = issues;
+  }
+
+  /**
+   * `--disable <name>` (`option`) names no registered plugin, so it disables nothing; `hint` is the
+   * registered name closest to it, if any. Reported as a warning.
+   */
+  static unknownDisabled(option: string, name: string, hint: string | undefined): ConfigError {
+    const text = `no registered plugin is called "${name}"${hint === undefined ? '' : ` (did you mean "${hint}"?)`}`;
+    return new ConfigError([{ code: 'unknown_plugin', path: [option], message: text }], {},
+      `${option} "${name}" disables nothing: ${text}; check the name (type.id)`);
   }
 }
 
