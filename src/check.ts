@@ -6,9 +6,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ErrorJSON, PlugdError } from './core/errors.js';
+import { ConfigError, type ErrorJSON, type PlugdError } from './core/errors.js';
 import { startPlugins } from './core/lifecycle.js';
 import { DEFAULT_TIMEOUT, Registry, type PluginRecord } from './load/registry.js';
+import { nearest } from './util/hint.js';
 
 /** Options of {@link check}. */
 export interface CheckOptions {
@@ -20,10 +21,18 @@ export interface CheckOptions {
   readonly locked?: boolean;
   /** Report permission refusals and symlinks that leave the directory as warnings, not errors. */
   readonly allowInsecure?: boolean;
+  /**
+   * Plugins to leave registered but not initialized, as the daemon's `disabled_plugins`: they take
+   * no part in ordering and show as `disabled`. A name no plugin has is a warning.
+   */
+  readonly disable?: readonly string[];
 }
 
-/** A plugin's status in a check: `ok`/`unresolved` without init; `ok`/`failed`/`skipped` with it. */
-export type CheckStatus = 'ok' | 'unresolved' | 'failed' | 'skipped';
+/**
+ * A plugin's status in a check: `ok`/`unresolved` without init; `ok`/`failed`/`skipped` with it;
+ * `disabled` either way for the plugins of {@link CheckOptions.disable}.
+ */
+export type CheckStatus = 'ok' | 'unresolved' | 'failed' | 'skipped' | 'disabled';
 
 /** One plugin in the `plugd check --json` document. */
 export interface CheckPlugin {
@@ -64,29 +73,35 @@ export async function check(dir: string, options: CheckOptions = {}): Promise<Ch
     admit: { permissions: true, locked: options.locked === true, allowInsecure: options.allowInsecure === true },
   });
   const records = registry.plugins();
-  const graph = registry.resolve();
+  const disabled = new Set(options.disable ?? []);
+  const graph = registry.resolve({ disabled });
   const errors: PlugdError[] = [...load.errors];
   let plugins: CheckPlugin[];
   if (options.init === true) {
     const scratch = await mkdtemp(join(tmpdir(), 'plugd-check-'));
     try {
       const meta = await openScratchDatabase(join(scratch, 'meta.db'));
-      const running = await startPlugins(records, graph, { root: join(scratch, 'root'), state: join(scratch, 'state'), timeout, meta });
+      const running = await startPlugins(records, graph, { root: join(scratch, 'root'), state: join(scratch, 'state'), timeout, meta, disabled });
       errors.push(...running.errors, ...await running.close());
       meta.close();
       const byName = new Map(records.map((r) => [r.name, r]));
-      plugins = running.plugins.map((s) => {
-        const record = byName.get(s.name);
-        return toPlugin(record ?? s, s.status === 'ok' ? 'ok' : s.status === 'failed' ? 'failed' : 'skipped');
-      });
+      plugins = running.plugins.map((s) => toPlugin(byName.get(s.name) ?? s, s.status));
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
   } else {
     errors.push(...graph.errors);
-    plugins = records.map((r) => toPlugin(r, graph.unresolved.has(r.name) ? 'unresolved' : 'ok'));
+    plugins = records.map((r) => toPlugin(r, disabled.has(r.name) ? 'disabled' : graph.unresolved.has(r.name) ? 'unresolved' : 'ok'));
   }
-  return { report: { ok: errors.length === 0, plugins, errors: errors.map((e) => e.toJSON()), warnings: load.warnings.map((e) => e.toJSON()) }, errors };
+  const warnings = [...load.warnings, ...unknownDisabled(disabled, records)];
+  return { report: { ok: errors.length === 0, plugins, errors: errors.map((e) => e.toJSON()), warnings: warnings.map((e) => e.toJSON()) }, errors };
+}
+
+/** A warning for each disabled name that no registered plugin has: a typo would disable nothing. */
+function unknownDisabled(disabled: ReadonlySet<string>, records: readonly PluginRecord[]): ConfigError[] {
+  const names = records.map((r) => r.name);
+  const known = new Set(names);
+  return [...disabled].filter((name) => !known.has(name)).map((name) => ConfigError.unknownDisabled('--disable', name, nearest(name, names)));
 }
 
 function toPlugin(p: Pick<PluginRecord, 'name' | 'type' | 'id' | 'file' | 'requires'>, status: CheckStatus): CheckPlugin {

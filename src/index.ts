@@ -24,5 +24,5 @@ export {
   PluginPermissionsError, PluginPathError, IntegrityError,
 } from './core/errors.js';
 export type {
-  ErrorCode, ErrorJSON, ValidationIssue, LoadFailureReason, LifecycleFailureReason, PathFailureReason, IntegrityFailureReason,
+  ErrorCode, ErrorJSON, ValidationIssue, LoadFailureReason, LifecycleFailureReason, PathFailureReason, IntegrityFailureReason, UnmetType,
 } from './core/errors.js';

@@ -1,4 +1,4 @@
-/** `plugd check <dir> [--json] [--init] [--timeout <ms>] [--locked] [--allow-insecure]`. */
+/** `plugd check <dir> [--json] [--init] [--timeout <ms>] [--locked] [--allow-insecure] [--disable <name>]...`. */
 import { stat } from 'node:fs/promises';
 import { check } from '../check.js';
 import { renderThrown } from '../core/errors.js';
@@ -13,9 +13,10 @@ export const checkCommand: Command = async (args) => {
     timeout: { type: 'string' },
     locked: { type: 'boolean' },
     'allow-insecure': { type: 'boolean' },
+    disable: { type: 'string', multiple: true },
   });
   const [dir, ...extra] = positionals;
-  if (dir === undefined || extra.length > 0) throw new UsageError('usage: plugd check <dir> [--json] [--init] [--timeout <ms>] [--locked] [--allow-insecure]');
+  if (dir === undefined || extra.length > 0) throw new UsageError('usage: plugd check <dir> [--json] [--init] [--timeout <ms>] [--locked] [--allow-insecure] [--disable <name>]...');
   const timeout = timeoutOption(values.timeout);
   const info = await stat(dir).catch(() => undefined);
   if (info?.isDirectory() !== true) throw new UsageError(`plugd check: "${dir}" is not a readable directory`);
@@ -23,7 +24,9 @@ export const checkCommand: Command = async (args) => {
   // A plugin's stray callback must not take the CLI down: report it and go on.
   process.on('uncaughtException', (error) => { process.stderr.write(`plugd: uncaught error from a plugin: ${renderThrown(error)}\n`); });
   process.on('unhandledRejection', (reason) => { process.stderr.write(`plugd: unhandled rejection from a plugin: ${renderThrown(reason)}\n`); });
-  const { report, errors } = await check(dir, { init: values.init === true, timeout, locked: values.locked === true, allowInsecure: values['allow-insecure'] === true });
+  const { report, errors } = await check(dir, {
+    init: values.init === true, timeout, locked: values.locked === true, allowInsecure: values['allow-insecure'] === true, disable: values.disable ?? [],
+  });
   if (values.json === true) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } else {
@@ -33,6 +36,7 @@ export const checkCommand: Command = async (args) => {
     out += errors.length === 0
       ? `\nok: ${report.plugins.length} plugin(s), no problems\n`
       : `\n${errors.length} problem(s):\n` + errors.map((e) => `  ${e.code}  ${e.message}\n`).join('');
+    if (report.warnings.length > 0) out += `\n${report.warnings.length} warning(s):\n` + report.warnings.map((w) => `  ${w.code}  ${w.message}\n`).join('');
     process.stdout.write(out);
   }
   return report.ok ? 0 : 1;

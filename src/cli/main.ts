@@ -20,7 +20,7 @@ const HELP = `usage: plugd <command> [options]
 
 commands:
   check <dir> [--json] [--init] [--timeout <ms>] [--locked] [--allow-insecure]
-                                                   load a plugin directory and report its problems
+        [--disable <name>]...                      load a plugin directory and report its problems
   serve [--plugins <dir>] [--config <file>] [--root <dir>] [--state <dir>] [--watch]
         [--locked] [--allow-insecure] [--timeout <ms>] [--log-level <level>]
                                                    run the daemon (config: ./plugd.toml if present)

@@ -11,7 +11,7 @@ export class UsageError extends Error {
 
 /** parseArgs, strict, with its errors turned into {@link UsageError}s. */
 export function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O): {
-  values: { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string };
+  values: { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : O[K] extends { multiple: true } ? string[] : string };
   positionals: string[];
 } {
   try {

@@ -47,8 +47,11 @@ export const ErrorCodes = {
 /** One of the stable error codes in {@link ErrorCodes}. */
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
-/** Why a module failed to load. */
-export type LoadFailureReason = 'throw' | 'syntax' | 'resolve' | 'timeout';
+/**
+ * Why a module failed to load; `ambiguous`: a folder plugin has both `index.js` and `index.mjs`,
+ * so which one is its entry is unclear, and neither is imported.
+ */
+export type LoadFailureReason = 'throw' | 'syntax' | 'resolve' | 'timeout' | 'ambiguous';
 
 /** Why a plugin's `init` or `close` failed. */
 export type LifecycleFailureReason = 'throw' | 'timeout';
@@ -139,11 +142,16 @@ export class PluginLoadError extends PlugdError {
   readonly column?: number;
 
   constructor(file: string, reason: LoadFailureReason, thrown: unknown, timeoutMs?: number, at?: Location) {
-    super(loadMessage(file, reason, renderThrown(thrown), timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
+    super(loadMessage(file, reason, renderThrown(thrown), timeoutMs), reason === 'timeout' || reason === 'ambiguous' ? {} : { cause: thrown });
     this.file = file;
     this.reason = reason;
     this.thrown = thrown;
     if (at !== undefined) Object.assign(this, at);
+  }
+
+  /** The folder plugin `folder` has both an `index.js` and an `index.mjs`: neither is imported. */
+  static ambiguousFolder(folder: string): PluginLoadError {
+    return new PluginLoadError(folder, 'ambiguous', undefined);
   }
 }
 
@@ -160,6 +168,9 @@ function loadMessage(file: string, reason: LoadFailureReason, rendered: string, 
     case 'throw':
       return `plugin file "${file}" threw while loading: ${rendered}; ` +
         'fix or catch the failure at the module\'s top level';
+    case 'ambiguous':
+      return `plugin folder "${file}" has both "${file}/index.js" and "${file}/index.mjs", so its entry is ambiguous ` +
+        'and neither is loaded; remove or rename one of them';
   }
 }
 
@@ -221,6 +232,34 @@ export class LateRegistrationError extends PlugdError {
   }
 }
 
+/**
+ * A required type with no usable plugin, and why: no plugin of that type is registered; it is
+ * the type of a `'*'` plugin (`plugins`), which starts after every other plugin, so requiring it
+ * is a cycle; or its plugins (`plugins`) are all disabled or unresolved.
+ */
+export type UnmetType =
+  | { readonly type: string; readonly kind: 'unregistered' }
+  | { readonly type: string; readonly kind: 'star'; readonly plugins: readonly string[] }
+  | { readonly type: string; readonly kind: 'blocked'; readonly plugins: readonly { readonly name: string; readonly disabled: boolean }[] };
+
+const UNMET_FIX: Record<UnmetType['kind'], string> = {
+  unregistered: 'add a plugin of that type or remove the requirement',
+  star: 'remove the requirement of a "*" plugin\'s type',
+  blocked: 'fix or enable the plugins it requires first',
+};
+
+function describeUnmet(unmet: UnmetType): string {
+  switch (unmet.kind) {
+    case 'unregistered':
+      return `"${unmet.type}" (no plugin of that type is registered)`;
+    case 'star':
+      return `"${unmet.type}" (the type of ${quoteAll(unmet.plugins)}, which requires "*" and so starts after every ` +
+        'other plugin: requiring the type of a "*" plugin is a cycle)';
+    case 'blocked':
+      return `"${unmet.type}" (${unmet.plugins.map((p) => `"${p.name}" ${p.disabled ? 'is disabled' : 'is unresolved'}`).join(', ')})`;
+  }
+}
+
 /** A requirement cannot be met (`E_DEPENDENCY`): a missing type, a cycle, or a failed dependency. */
 export class DependencyError extends PlugdError {
   override readonly name = 'DependencyError';
@@ -243,11 +282,11 @@ export class DependencyError extends PlugdError {
     this.cycle = 'cycle' in detail ? detail.cycle : undefined;
   }
 
-  /** `plugin` cannot start: `missing` have no plugin, or only ones that cannot start (`blocked`: why, by type). */
-  static unresolved(plugin: string, missing: readonly string[], blocked: readonly string[], unregistered: boolean): DependencyError {
-    return new DependencyError(plugin, { missing: [...missing] },
-      `plugin "${plugin}" cannot start: it requires ${blocked.join(', ')}; ` +
-      (unregistered ? 'add a plugin of that type or remove the requirement' : 'fix or enable the plugins it requires first'));
+  /** `plugin` cannot start: each of `unmet` (its required types, in its order) has no usable plugin, for the reason given. */
+  static unresolved(plugin: string, unmet: readonly UnmetType[]): DependencyError {
+    const fixes = new Set(unmet.map((u) => UNMET_FIX[u.kind]));
+    return new DependencyError(plugin, { missing: unmet.map((u) => u.type) },
+      `plugin "${plugin}" cannot start: it requires ${unmet.map(describeUnmet).join(', ')}; ${[...fixes].join('; ')}`);
   }
 
   /** `plugin` was skipped at init: no plugin of the `missing` types is running (`blamed`: what became of them). */
@@ -334,12 +373,22 @@ export class ConfigError extends PlugdError {
   /** Every problem found. */
   readonly issues: ValidationIssue[];
 
-  constructor(issues: ValidationIssue[], where: { plugin?: string; file?: string } = {}) {
+  constructor(issues: ValidationIssue[], where: { plugin?: string; file?: string } = {}, message?: string) {
     const subject = where.plugin !== undefined ? `the config of plugin "${where.plugin}"` : 'the config';
-    super(`${subject}${where.file === undefined ? '' : ` in "${where.file}"`} is invalid: ${issues.map(formatIssue).join('; ')}`);
+    super(message ?? `${subject}${where.file === undefined ? '' : ` in "${where.file}"`} is invalid: ${issues.map(formatIssue).join('; ')}`);
     this.plugin = where.plugin;
     this.file = where.file;
     this.issues = issues;
+  }
+
+  /**
+   * `--disable <name>` (`option`) names no registered plugin, so it disables nothing; `hint` is the
+   * registered name closest to it, if any. Reported as a warning.
+   */
+  static unknownDisabled(option: string, name: string, hint: string | undefined): ConfigError {
+    const text = `no registered plugin is called "${name}"${hint === undefined ? '' : ` (did you mean "${hint}"?)`}`;
+    return new ConfigError([{ code: 'unknown_plugin', path: [option], message: text }], {},
+      `${option} "${name}" disables nothing: ${text}; check the name (type.id)`);
   }
 }
 

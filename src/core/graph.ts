@@ -1,10 +1,11 @@
 /**
  * Orders plugins by their requirements, like containerd's `Graph`: every plugin after all plugins
  * of the types it requires, otherwise in registration order; plugins requiring `'*'` after all
- * others. Missing types and cycles are reported, not thrown. Iterative throughout, so 100,000
- * plugins in a chain cannot overflow the stack.
+ * others; disabled plugins take no part (containerd filters them out before ordering). Missing
+ * types and cycles are reported, not thrown. Iterative throughout, so 100,000 plugins in a chain
+ * cannot overflow the stack.
  */
-import { DependencyError } from './errors.js';
+import { DependencyError, type UnmetType } from './errors.js';
 
 /** What the graph needs to know of a plugin. */
 export interface GraphNode {
@@ -26,9 +27,11 @@ export interface GraphResult {
 /** Options of {@link resolveGraph}. */
 export interface GraphOptions {
   /**
-   * Plugins that stay registered but will not be initialized: they keep their place in `order`
-   * (so a lifecycle can mark them), are never a usable dependency, and their own unmet
-   * requirements are not reported.
+   * Plugins that stay registered but will not be initialized. They take no part in ordering: no
+   * plugin waits for them and they wait for none, so they are never in a cycle, and a disabled
+   * `'*'` plugin does not block its type. They keep their registration place in `order` (so a
+   * lifecycle can mark them), are never a usable dependency, and their own unmet requirements
+   * are not reported.
    */
   readonly disabled?: ReadonlySet<string>;
 }
@@ -36,8 +39,10 @@ export interface GraphOptions {
 /** Orders `nodes`, given in registration order. Linear in nodes + edges. */
 export function resolveGraph(nodes: readonly GraphNode[], options: GraphOptions = {}): GraphResult {
   const disabled = options.disabled ?? new Set<string>();
-  const types = internTypes(nodes);
-  const edges = dependencyEdges(nodes, types);
+  const off = new Uint8Array(nodes.length);
+  if (disabled.size > 0) nodes.forEach((node, i) => { if (disabled.has(node.name)) off[i] = 1; });
+  const types = internTypes(nodes, off);
+  const edges = dependencyEdges(nodes, types, off);
   const { order, errors, unresolved } = orderWithCycles(nodes, types, edges);
   const resolved = checkRequirements(nodes, types, edges, order, disabled, { errors, unresolved });
   if (errors.length > 1) {
@@ -53,11 +58,14 @@ interface Types {
   readonly typeOf: Int32Array;
   /** The plugins of each type, in registration order. */
   readonly providers: number[][];
+  /** Enabled plugins that require `'*'`. */
   readonly isStar: Uint8Array;
+  /** Types with an enabled `'*'` plugin: requiring one is a cycle. */
   readonly typeHasStar: Uint8Array;
 }
 
-function internTypes(nodes: readonly GraphNode[]): Types {
+/** `off[i]` is 1 for a disabled plugin. */
+function internTypes(nodes: readonly GraphNode[], off: Uint8Array): Types {
   const ids = new Map<string, number>();
   const typeOf = new Int32Array(nodes.length);
   const providers: number[][] = [];
@@ -71,7 +79,8 @@ function internTypes(nodes: readonly GraphNode[]): Types {
     }
     typeOf[i] = t;
     providers[t]?.push(i);
-    if (node.requires.includes('*')) isStar[i] = 1;
+    // A disabled '*' plugin waits for nobody: it keeps its registration place like any disabled one.
+    if (off[i] === 0 && node.requires.includes('*')) isStar[i] = 1;
   });
   const typeHasStar = new Uint8Array(providers.length);
   for (let i = 0; i < nodes.length; i++) if (isStar[i] === 1) typeHasStar[typeOf[i] ?? 0] = 1;
@@ -79,10 +88,11 @@ function internTypes(nodes: readonly GraphNode[]): Types {
 }
 
 /**
- * The edges, flat: node i depends on `edges[offsets[i]..offsets[i+1])`, the non-star providers
- * of every type it requires. Star plugins wait for everyone: an edge to one can never be
- * satisfied, so it is left out here and reported by checkRequirements. Each requirement is
- * interned once as well (`reqTypes[reqOffsets[i]..]`, -1: no such type).
+ * The edges, flat: node i depends on `edges[offsets[i]..offsets[i+1])`, the enabled non-star
+ * providers of every type it requires. Star plugins wait for everyone: an edge to one can never be
+ * satisfied, so it is left out here and reported by checkRequirements. A disabled plugin has no
+ * edges either way. Each requirement is interned once as well (`reqTypes[reqOffsets[i]..]`, -1:
+ * no such type).
  */
 interface Edges {
   readonly offsets: Int32Array;
@@ -91,7 +101,7 @@ interface Edges {
   readonly reqTypes: readonly number[];
 }
 
-function dependencyEdges(nodes: readonly GraphNode[], { ids, providers, isStar }: Types): Edges {
+function dependencyEdges(nodes: readonly GraphNode[], { ids, providers, isStar }: Types, off: Uint8Array): Edges {
   const offsets = new Int32Array(nodes.length + 1);
   const targets: number[] = [];
   const reqOffsets = new Int32Array(nodes.length + 1);
@@ -102,8 +112,8 @@ function dependencyEdges(nodes: readonly GraphNode[], { ids, providers, isStar }
         const t = ids.get(type) ?? -1;
         reqTypes.push(t);
         const list = providers[t];
-        if (list === undefined) continue;
-        for (const p of list) if (isStar[p] === 0) targets.push(p);
+        if (list === undefined || off[i] === 1) continue;
+        for (const p of list) if (isStar[p] === 0 && off[p] === 0) targets.push(p);
       }
     }
     offsets[i + 1] = targets.length;
@@ -141,16 +151,10 @@ function orderWithCycles(nodes: readonly GraphNode[], { isStar }: Types, { offse
  * ok. Returns the names that resolved (disabled ones keep their place); adds an error for each
  * plugin with an unmet requirement.
  */
-function checkRequirements(nodes: readonly GraphNode[], types: Types, { reqOffsets, reqTypes }: Edges, order: readonly number[],
+function checkRequirements(nodes: readonly GraphNode[], types: Types, edges: Edges, order: readonly number[],
   disabled: ReadonlySet<string>, out: { errors: DependencyError[]; unresolved: Map<string, DependencyError> }): string[] {
-  const { providers, typeOf, isStar, typeHasStar } = types;
-  const nameOf = (i: number): string => nodes[i]?.name ?? '';
-  const okCount = new Int32Array(providers.length);
+  const okCount = new Int32Array(types.providers.length);
   const resolved: string[] = [];
-  const whyNot = (p: number): string => {
-    const name = nameOf(p);
-    return isStar[p] === 1 ? 'runs after all others ("*")' : disabled.has(name) ? 'is disabled' : 'is unresolved';
-  };
   for (const i of order) {
     const node = nodes[i];
     if (node === undefined) continue;
@@ -158,22 +162,14 @@ function checkRequirements(nodes: readonly GraphNode[], types: Types, { reqOffse
       resolved.push(node.name);
       continue;
     }
-    let missing: string[] | undefined;
-    let blocked: string[] | undefined;
-    for (let r = reqOffsets[i] ?? 0, k = 0; r < (reqOffsets[i + 1] ?? 0); r++, k++) {
-      const t = reqTypes[r] ?? -1;
-      if (t !== -1 && typeHasStar[t] === 0 && (okCount[t] ?? 0) > 0) continue;
-      const type = node.requires[k] ?? '';
-      (missing ??= []).push(type);
-      if (t !== -1) (blocked ??= []).push(`"${type}" (${(providers[t] ?? []).map((p) => `"${nameOf(p)}" ${whyNot(p)}`).join(', ')})`);
-    }
-    if (missing === undefined) {
-      const t = typeOf[i] ?? 0;
+    const unmet = unmetTypes(nodes, types, edges, i, okCount, disabled);
+    if (unmet === undefined) {
+      const t = types.typeOf[i] ?? 0;
       okCount[t] = (okCount[t] ?? 0) + 1;
       resolved.push(node.name);
       continue;
     }
-    const error = unmetError(node.name, missing, blocked ?? []);
+    const error = DependencyError.unresolved(node.name, unmet);
     out.unresolved.set(node.name, error);
     out.errors.push(error);
   }
@@ -181,16 +177,25 @@ function checkRequirements(nodes: readonly GraphNode[], types: Types, { reqOffse
 }
 
 /**
- * The error of a plugin whose required types (`missing`) have no usable plugin; `blocked`
- * describes those that have plugins, none usable, and why.
+ * The required types of node `i` that have no usable plugin yet (`okCount`: ok plugins by type),
+ * each with why: no plugin of it, an enabled `'*'` plugin of it (requiring it is a cycle), or
+ * plugins that are all disabled or unresolved. Undefined when every requirement is met.
  */
-function unmetError(plugin: string, missing: readonly string[], blocked: readonly string[]): DependencyError {
-  const unregistered = missing.length - blocked.length;
-  const parts = [...blocked];
-  if (unregistered > 0) {
-    parts.unshift(missing.filter((t) => !blocked.some((b) => b.startsWith(`"${t}" (`))).map((t) => `"${t}" (no plugin of that type is registered)`).join(', '));
+function unmetTypes(nodes: readonly GraphNode[], { providers, isStar, typeHasStar }: Types, { reqOffsets, reqTypes }: Edges,
+  i: number, okCount: Int32Array, disabled: ReadonlySet<string>): UnmetType[] | undefined {
+  const nameOf = (p: number): string => nodes[p]?.name ?? '';
+  const requires = nodes[i]?.requires ?? [];
+  let unmet: UnmetType[] | undefined;
+  for (let r = reqOffsets[i] ?? 0, k = 0; r < (reqOffsets[i + 1] ?? 0); r++, k++) {
+    const t = reqTypes[r] ?? -1;
+    if (t !== -1 && typeHasStar[t] === 0 && (okCount[t] ?? 0) > 0) continue;
+    const type = requires[k] ?? '';
+    const list = providers[t] ?? [];
+    (unmet ??= []).push(t === -1 ? { type, kind: 'unregistered' }
+      : typeHasStar[t] === 1 ? { type, kind: 'star', plugins: list.filter((p) => isStar[p] === 1).map(nameOf) }
+        : { type, kind: 'blocked', plugins: list.map((p) => ({ name: nameOf(p), disabled: disabled.has(nameOf(p)) })) });
   }
-  return DependencyError.unresolved(plugin, [...missing], parts, unregistered > 0);
+  return unmet;
 }
 
 /**

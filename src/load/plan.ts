@@ -22,7 +22,7 @@ export interface LoadPlan {
   readonly entries: readonly Entry[];
   /** The admission checks' outcome, when any ran. */
   readonly admission: Admission | undefined;
-  /** Why `entry` must not be imported (refused by the admission checks), if it must not. */
+  /** Why `entry` must not be imported (an ambiguous folder, or refused by the admission checks), if it must not. */
   problems(entry: Entry): PlugdError[];
   /** The real path of `entry`: Node imports a symlinked entry from its target, and stack frames name that. */
   realPath(entry: Entry): string;
@@ -61,7 +61,11 @@ async function checkModules(dir: string, policy: AdmitOptions, admission: Admiss
 
 
 function plan(dir: string, entries: readonly Entry[], admission: Admission | undefined): LoadPlan {
-  return { dir, entries, admission, problems: (entry) => refusal(admission, entry.file), realPath: realPaths(dir, admission) };
+  return {
+    dir, entries, admission,
+    problems: (entry) => entry.problem === undefined ? refusal(admission, entry.file) : [entry.problem, ...refusal(admission, entry.file)],
+    realPath: realPaths(dir, admission),
+  };
 }
 
 /**

@@ -1,12 +1,13 @@
 /**
  * Which files of a plugin directory are plugin entries: `*.js` and `*.mjs` at
- * the top level, and `<subdir>/index.js|mjs` one level down. Dotfiles, dot-folders and
- * `node_modules` are ignored. Entries come back in sorted relative-path order, which is the order
+ * the top level, and `<subdir>/index.js|mjs` one level down (a folder with both is one entry that
+ * is refused). Dotfiles, dot-folders and `node_modules` are ignored. Entries come back in sorted relative-path order, which is the order
  * that decides duplicates.
  */
 import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve, sep } from 'node:path';
+import { PluginLoadError } from '../core/errors.js';
 
 /**
  * fast-glob, from the one-file build that `npm run build` makes of it (dist/vendor: one file
@@ -29,6 +30,11 @@ export interface Entry {
   readonly file: string;
   /** Its absolute path. */
   readonly path: string;
+  /**
+   * Why it must not be imported, found by the scan itself: a folder with both `index.js` and
+   * `index.mjs` is one entry (its `index.js`) that carries this error, reported on the folder.
+   */
+  readonly problem?: PluginLoadError;
 }
 
 const PATTERNS = ['*.js', '*.mjs', '*/index.js', '*/index.mjs'];
@@ -86,7 +92,17 @@ async function existingDir(dir: string): Promise<string> {
 function toEntries(root: string, files: readonly string[]): Entry[] {
   const sorted = [...files].sort(compareFiles);
   const prefix = root.endsWith(sep) ? root : root + sep;
-  return sorted.map((file) => ({ file, path: prefix + (sep === '/' ? file : file.split('/').join(sep)) }));
+  const entries: Entry[] = [];
+  for (const file of sorted) {
+    const previous = entries[entries.length - 1];
+    // Sorted, a folder's index.mjs comes right after its index.js (nothing else in it is an entry).
+    if (previous !== undefined && file.endsWith('/index.mjs') && previous.file === `${file.slice(0, -'.mjs'.length)}.js`) {
+      entries[entries.length - 1] = { ...previous, problem: PluginLoadError.ambiguousFolder(unitOf(file)) };
+      continue;
+    }
+    entries.push({ file, path: prefix + (sep === '/' ? file : file.split('/').join(sep)) });
+  }
+  return entries;
 }
 
 /**

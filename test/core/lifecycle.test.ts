@@ -232,8 +232,10 @@ describe('dependency order (fixtures/deps)', () => {
     const { running } = await start('deps', { disabled: new Set(['test.store.v1.disk', 'test.store.v1.mem']) });
     open.push(running);
     expect(running.plugins.map((p) => [p.name, p.status])).toEqual([
-      ['test.log.v1.console', 'ok'], ['test.log.v1.file', 'ok'],
+      // Disabled plugins take no part in ordering: they keep their registration place and pull
+      // nothing forward.
       ['test.store.v1.disk', 'disabled'], ['test.store.v1.mem', 'disabled'],
+      ['test.log.v1.console', 'ok'], ['test.log.v1.file', 'ok'],
       ['test.admin.v1.ui', 'ok'],
       // Unresolvable once their providers are disabled: never ordered, listed after the others.
       ['test.http.v1.server', 'skipped'], ['test.metrics.v1.prom', 'skipped'],

@@ -237,3 +237,101 @@ describe('plugd check: human output and usage errors', () => {
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('plugd check --disable', () => {
+  /** containerd's case: a.one requires b and b.x requires a, a cycle only while a.one is enabled. */
+  const cycleThroughOne = {
+    'a1.js': register('io.t.a.v1', 'one', "requires: ['io.t.b.v1'],"),
+    'a2.js': register('io.t.a.v1', 'two'),
+    'b.js': register('io.t.b.v1', 'x', "requires: ['io.t.a.v1'],"),
+  };
+
+  test('without it, a.one and b.x are a cycle', async () => {
+    const run = await plugd(['check', await tempPluginDir(cycleThroughOne), '--json']);
+    expect(run.code).toBe(1);
+    expect(parse(run.stdout).errors).toMatchObject([{ code: 'E_DEPENDENCY', cycle: ['io.t.a.v1.one', 'io.t.b.v1.x'] }]);
+  });
+
+  test.each([[[]], [['--init']]])('a disabled plugin takes no part in ordering: no cycle, the others start (%j)', async (extra) => {
+    const run = await plugd(['check', await tempPluginDir(cycleThroughOne), '--json', '--disable', 'io.t.a.v1.one', ...extra]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const doc = parse(run.stdout);
+    expect(doc).toMatchObject({ ok: true, errors: [], warnings: [] });
+    expect(doc.plugins.map((p) => [p.name, p.status])).toEqual([
+      ['io.t.a.v1.one', 'disabled'], ['io.t.a.v1.two', 'ok'], ['io.t.b.v1.x', 'ok'],
+    ]);
+  });
+
+  test("repeatable; disabling a type's only plugins leaves its dependents with an E_DEPENDENCY naming them", async () => {
+    const dir = await tempPluginDir(cycleThroughOne);
+    const run = await plugd(['check', dir, '--json', '--init', '--disable', 'io.t.a.v1.one', '--disable=io.t.a.v1.two']);
+    expect(run.code).toBe(1);
+    const doc = parse(run.stdout);
+    expect(doc.plugins.map((p) => [p.name, p.status])).toEqual([
+      ['io.t.a.v1.one', 'disabled'], ['io.t.a.v1.two', 'disabled'], ['io.t.b.v1.x', 'skipped'],
+    ]);
+    expect(doc.errors).toMatchObject([{ code: 'E_DEPENDENCY', plugin: 'io.t.b.v1.x', missing: ['io.t.a.v1'] }]);
+    expect(doc.errors[0]?.message).toContain('"io.t.a.v1.one" is disabled');
+  });
+
+  test("a disabled '*' plugin does not block its type", async () => {
+    const dir = await tempPluginDir({
+      'needs.js': register('io.t.user.v1', 'needs', "requires: ['io.t.s.v1'],"),
+      's1.js': register('io.t.s.v1', 'star', "requires: ['*'],"),
+      's2.js': register('io.t.s.v1', 'plain'),
+    });
+    const before = await plugd(['check', dir, '--json']);
+    expect(before.code).toBe(1);
+    expect(before.stdout).toContain('requiring the type of a \\"*\\" plugin is a cycle');
+    const run = await plugd(['check', dir, '--json', '--init', '--disable', 'io.t.s.v1.star']);
+    expect(run.code).toBe(0);
+    // Init order: the plain plugin before the one that needs its type; the disabled one at its registration place.
+    expect(parse(run.stdout).plugins.map((p) => [p.name, p.status])).toEqual([
+      ['io.t.s.v1.plain', 'ok'], ['io.t.user.v1.needs', 'ok'], ['io.t.s.v1.star', 'disabled'],
+    ]);
+  });
+
+  test('a name no plugin has is a warning (E_CONFIG, with a hint), not an error', async () => {
+    const dir = await tempPluginDir(cycleThroughOne);
+    const run = await plugd(['check', dir, '--json', '--disable', 'io.t.a.v1.onr', '--disable', 'io.t.a.v1.one']);
+    expect(run.code).toBe(0);
+    const doc = parse(run.stdout);
+    expect(doc.ok).toBe(true);
+    expect(doc.warnings).toEqual([{
+      code: 'E_CONFIG', message: expect.stringContaining('--disable "io.t.a.v1.onr" disables nothing') as unknown,
+      issues: [{ code: 'unknown_plugin', path: ['--disable'], message: 'no registered plugin is called "io.t.a.v1.onr" (did you mean "io.t.a.v1.one"?)' }],
+    }]);
+    const human = await plugd(['check', dir, '--disable', 'io.t.a.v1.onr', '--disable', 'io.t.a.v1.one']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/1 warning\(s\):\n {2}E_CONFIG {2}--disable "io\.t\.a\.v1\.onr" disables nothing: .*did you mean "io\.t\.a\.v1\.one"/);
+    expect(human.stdout).toMatch(/io\.t\.a\.v1\s+one\s+disabled\s+a1\.js/);
+  });
+
+  test('--disable without a name is a usage error', async () => {
+    const run = await plugd(['check', 'fixtures/good', '--disable']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('plugd check: a folder with both index.js and index.mjs', () => {
+  test('is one E_PLUGIN_LOAD on the folder naming both files; neither is loaded, nothing else is affected', async () => {
+    const dir = await tempPluginDir({
+      'a.js': register('io.t.v1', 'a'),
+      'both/index.js': register('io.t.v1', 'from-js'),
+      'both/index.mjs': register('io.t.v1', 'from-mjs'),
+      'c/index.mjs': register('io.t.v2', 'c', "requires: ['io.t.v1'],"),
+    });
+    for (const extra of [[], ['--init']]) {
+      const run = await plugd(['check', dir, '--json', ...extra]);
+      expect(run.code).toBe(1);
+      const doc = parse(run.stdout);
+      expect(doc.errors).toEqual([{
+        code: 'E_PLUGIN_LOAD', file: 'both', reason: 'ambiguous',
+        message: 'plugin folder "both" has both "both/index.js" and "both/index.mjs", so its entry is ambiguous and neither is loaded; remove or rename one of them',
+      }]);
+      expect(doc.plugins.map((p) => [p.name, p.file, p.status])).toEqual([['io.t.v1.a', 'a.js', 'ok'], ['io.t.v2.c', 'c/index.mjs', 'ok']]);
+    }
+  });
+});

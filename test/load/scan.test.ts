@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
-import { compareFiles, scan } from '../../src/load/scan.js';
+import { compareFiles, entriesOf, scan } from '../../src/load/scan.js';
+import { tempPluginDir } from '../support/cli.js';
 
 const IGNORED = resolve('fixtures/ignored');
 
@@ -37,6 +38,17 @@ describe('scan', () => {
   test('orders by code unit, not by locale ("Z" < "a", "-" < "." < "/")', async () => {
     const entries = await scan('fixtures/order');
     expect(entries.map((e) => e.file)).toEqual(['Zeta.js', 'a-b.js', 'a.js', 'a.mjs', 'a/index.js']);
+  });
+
+  test('a folder with both index.js and index.mjs is one entry carrying an E_PLUGIN_LOAD on the folder', async () => {
+    const dir = await tempPluginDir({ 'both/index.js': '', 'both/index.mjs': '', 'both.js': '', 'c/index.mjs': '', 'z.mjs': '' });
+    for (const entries of [await scan(dir), entriesOf(dir, ['both/index.mjs', 'both.js', 'both/index.js', 'c/index.mjs', 'z.mjs'])]) {
+      expect(entries.map((e) => e.file)).toEqual(['both.js', 'both/index.js', 'c/index.mjs', 'z.mjs']);
+      expect(entries.map((e) => e.problem?.toJSON())).toEqual([undefined, {
+        code: 'E_PLUGIN_LOAD', file: 'both', reason: 'ambiguous',
+        message: expect.stringMatching(/"both".*"both\/index\.js".*"both\/index\.mjs"/) as unknown,
+      }, undefined, undefined]);
+    }
   });
 
   test('an empty directory has no entries', async () => {
