@@ -62,7 +62,7 @@ function importedBuiltinNames(dir) {
  */
 const LIBRARY = [
   ...['util', 'core', 'load'].flatMap((dir) => readdirSync(`src/${dir}`).filter((f) => f.endsWith('.ts')).map((f) => `src/${dir}/${f}`)),
-  'src/check.ts', 'src/check-isolated.ts',
+  'src/check.ts', 'src/check-isolated.ts', 'src/check-watchdog.ts',
 ].map((f) => resolve(f));
 const ENTRIES = ['src/index.ts', 'src/testing.ts', 'src/check-worker.ts', 'src/cli/main.ts', 'src/load/hooks-thread.ts', 'src/load/lock-thread.ts'];
 // The entries and the CLI's commands (imported lazily: each lazy import is a split point too).

@@ -1,39 +1,109 @@
 /**
- * {@link check} in a disposable worker thread. Plugin modules are then imported by Node's own
- * module loader, with plugd's module hooks, whatever runs the caller: a test runner's module system
- * (Jest's VM, Vitest) does not load them, so a fixture test sees exactly what `plugd check` sees.
- * The worker is gone afterwards, and with it every module the check imported.
+ * {@link check} in a disposable worker thread, supervised from this one. Plugin modules are
+ * imported by Node's own module loader, with plugd's module hooks, whatever runs the caller (a
+ * test runner's module system does not load them). Plugin code runs only in the worker, so it
+ * cannot touch the clock or the report, which stay here:
+ *
+ * - a worker that stops beating for longer than the timeout is blocked (a busy loop in a module's
+ *   top level or in an init): it is paused through the inspector to find the file and line, and
+ *   ended;
+ * - a worker that ends without a report was ended by plugin code (`process.exit()`), which names
+ *   its file from its stack;
+ * - either way the check runs again in a new worker, with that module (or init) failed for the
+ *   reason found, until a worker reports. What plugins print goes to stderr, never into a report.
  */
+import { resolve } from 'node:path';
 import type { CheckOptions, CheckReport, CheckResult } from './check.js';
-import type { CheckRequest } from './check-worker.js';
+import type { CheckRequest, Verdict, WorkerMessage } from './check-worker.js';
+import { whereBlocked } from './check-watchdog.js';
+import { DEFAULT_TIMEOUT } from './core/lifecycle.js';
 import { reviveError } from './core/errors.js';
+import { unitOf } from './load/scan.js';
 import { builtFile } from './util/built.js';
+import type { Place } from './util/locate.js';
+import { realPath } from './util/real-path.js';
 
-/** What the worker posts back. */
-type Reply = { report: CheckReport } | { failure: { message: string; code?: string } };
+/** How a worker ended without a report: blocked, or ended by plugin code; and what it was doing. */
+interface Stopped {
+  readonly how: 'timeout' | 'exit';
+  readonly place: Place | undefined;
+  readonly code?: number;
+  /** The plugin whose init was running, if the worker was past loading. */
+  readonly init: string | undefined;
+}
 
 /**
- * Checks `dir` in a worker thread. The result's errors are instances of plugd's error classes
- * rebuilt from the report (their `thrown` values and causes stay in the worker). Rejects when the
- * directory cannot be read, or when the worker ends without a report (plugin code that exits it).
+ * Checks `dir` in a worker thread (see above). The result's errors are instances of plugd's error
+ * classes rebuilt from the report (their `thrown` values and causes stay in the worker). Rejects
+ * when the directory cannot be read, or when plugin code stopped a worker where no file of the
+ * directory can be blamed.
  */
 export async function checkIsolated(dir: string, options: CheckOptions = {}): Promise<CheckResult> {
-  const request: CheckRequest = { dir, options };
-  // (Loaded on use: this module is part of every plugd import, and a plain load needs no worker.)
+  const realDir = realPath(resolve(dir));
+  const skip = new Map<string, Verdict>();
+  const failed = new Map<string, Verdict>();
+  for (;;) {
+    const outcome = await runWorker({ dir, options, skip: [...skip], failed: [...failed] }, realDir);
+    if ('report' in outcome) return { report: outcome.report, errors: outcome.report.errors.map(reviveError) };
+    const blamed = blame(outcome, realDir);
+    const verdicts = outcome.init === undefined ? skip : failed;
+    const key = outcome.init ?? (blamed === undefined ? undefined : unitOf(blamed.file));
+    if (blamed === undefined || key === undefined || verdicts.has(key)) throw unblamable(dir, outcome, blamed);
+    verdicts.set(key, blamed);
+  }
+}
+
+/** One worker's run: its report, or how it stopped without one. */
+function runWorker(request: CheckRequest, realDir: string): Promise<{ report: CheckReport } | Stopped> {
+  const timeout = request.options.timeout ?? DEFAULT_TIMEOUT;
+  const url = builtFile('check-worker.js');
   const { Worker } = process.getBuiltinModule('node:worker_threads');
-  const worker = new Worker(builtFile('check-worker.js'), { workerData: request, stdout: false, stderr: false });
-  const reply = await new Promise<Reply>((resolve, reject) => {
-    let replied = false;
-    worker.once('message', (message: Reply) => {
-      replied = true;
-      resolve(message);
+  const worker = new Worker(url, { workerData: request, stdout: true, stderr: true });
+  // Whatever plugins print is theirs, not the report's.
+  worker.stdout.pipe(process.stderr, { end: false });
+  worker.stderr.pipe(process.stderr, { end: false });
+  return new Promise((settle, reject) => {
+    let lastBeat = Date.now();
+    let init: string | undefined;
+    let exit: Stopped | undefined;
+    let blocked = false;
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastBeat <= timeout) return;
+      clearInterval(watchdog);
+      blocked = true;
+      void whereBlocked(url.href, realDir).then(async (place) => {
+        await worker.terminate();
+        settle({ how: 'timeout', place, init });
+      });
+    }, Math.min(100, timeout));
+    worker.on('message', (message: WorkerMessage) => {
+      lastBeat = Date.now();
+      if ('init' in message) init = message.init;
+      else if ('exit' in message) exit = { how: 'exit', place: message.exit.place, code: message.exit.code, init };
+      else if ('report' in message) settle(message);
+      else if ('failure' in message) reject(Object.assign(new Error(message.failure.message), { code: message.failure.code }));
     });
-    worker.once('error', (error) => { reject(new Error(`checking "${dir}" failed in its worker: ${error.message}`, { cause: error })); });
+    worker.once('error', (error) => { reject(new Error(`checking "${request.dir}" failed in its worker: ${error.message}`, { cause: error })); });
     worker.once('exit', (code) => {
-      if (!replied) reject(new Error(`checking "${dir}": its worker exited (code ${code}) before reporting; did a plugin call process.exit()?`));
+      clearInterval(watchdog);
+      // (Ended by the watchdog: it settles with what it found.)
+      if (!blocked) settle(exit ?? { how: 'exit', place: undefined, code, init });
     });
-  });
-  await worker.terminate();
-  if ('failure' in reply) throw Object.assign(new Error(reply.failure.message), { code: reply.failure.code });
-  return { report: reply.report, errors: reply.report.errors.map(reviveError) };
+  }).finally(() => worker.terminate()) as Promise<{ report: CheckReport } | Stopped>;
+}
+
+/** The verdict on what stopped a worker: the file (and line) its stack names, if it is in the directory. */
+function blame(stopped: Stopped, realDir: string): Verdict | undefined {
+  const { place } = stopped;
+  if (place === undefined) return undefined;
+  const file = place.path.slice(realDir.length + 1).split('\\').join('/');
+  const at = { line: place.line, ...(place.column === undefined ? {} : { column: place.column }) };
+  return { reason: stopped.how, file, at, ...(stopped.code === undefined ? {} : { code: stopped.code }) };
+}
+
+/** The error for a worker that plugin code stopped where no plugin of the directory can be blamed. */
+function unblamable(dir: string, stopped: Stopped, blamed: Verdict | undefined): Error {
+  const what = stopped.how === 'timeout' ? 'blocked its thread' : `ended its thread (exit code ${String(stopped.code)})`;
+  const where = blamed === undefined ? 'no plugin file is on its stack' : `in "${blamed.file}"${blamed.at === undefined ? '' : ` line ${blamed.at.line}`}, which no plugin entry can be failed for`;
+  return new Error(`checking "${dir}": plugin code ${what}${stopped.init === undefined ? '' : ` during the init of "${stopped.init}"`}; ${where}`);
 }

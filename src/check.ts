@@ -64,13 +64,31 @@ export interface CheckResult {
   readonly errors: readonly PlugdError[];
 }
 
+/**
+ * How an isolated check (check-isolated.ts) follows and steers a check running in its worker:
+ * progress events, and the verdicts on modules and inits that hung or ended an earlier worker.
+ */
+export interface CheckSupervision {
+  /** Called as each module settles. */
+  readonly onModule?: (file: string) => void;
+  /** Called just before each plugin's init runs. */
+  readonly onInit?: (name: string) => void;
+  /** Units (a top-level file, or a folder) not to import, each failed with the given error. */
+  readonly skip?: ReadonlyMap<string, PlugdError>;
+  /** Plugins not to initialize, each failed with the given error. */
+  readonly failed?: ReadonlyMap<string, PlugdError>;
+}
+
 /** Checks the plugin directory `dir`. Throws only for an unreadable directory. */
-export async function check(dir: string, options: CheckOptions = {}): Promise<CheckResult> {
+export async function check(dir: string, options: CheckOptions = {}, supervision: CheckSupervision = {}): Promise<CheckResult> {
   const timeout = options.timeout ?? DEFAULT_TIMEOUT;
   const registry = new Registry();
+  const { onModule, onInit, skip, failed } = supervision;
   const load = await registry.load(dir, {
     timeout,
     admit: { permissions: true, locked: options.locked === true, allowInsecure: options.allowInsecure === true },
+    ...(onModule === undefined ? {} : { onModule }),
+    ...(skip === undefined ? {} : { skip }),
   });
   const records = registry.plugins();
   const disabled = new Set(options.disable ?? []);
@@ -81,7 +99,10 @@ export async function check(dir: string, options: CheckOptions = {}): Promise<Ch
     const scratch = await mkdtemp(join(tmpdir(), 'plugd-check-'));
     try {
       const meta = await openScratchDatabase(join(scratch, 'meta.db'));
-      const running = await startPlugins(records, graph, { root: join(scratch, 'root'), state: join(scratch, 'state'), timeout, meta, disabled });
+      const running = await startPlugins(records, graph, {
+        root: join(scratch, 'root'), state: join(scratch, 'state'), timeout, meta, disabled,
+        ...(onInit === undefined ? {} : { onInit }), ...(failed === undefined ? {} : { failed }),
+      });
       errors.push(...running.errors, ...await running.close());
       meta.close();
       const byName = new Map(records.map((r) => [r.name, r]));

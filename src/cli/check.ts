@@ -1,7 +1,6 @@
 /** `plugd check <dir> [--json] [--init] [--timeout <ms>] [--locked] [--allow-insecure] [--disable <name>]...`. */
 import { stat } from 'node:fs/promises';
-import { check } from '../check.js';
-import { renderThrown } from '../core/errors.js';
+import { checkIsolated } from '../check-isolated.js';
 import { table, wantsColour } from './output.js';
 import { UsageError, parse, timeoutOption, type Command } from './usage.js';
 
@@ -21,10 +20,9 @@ export const checkCommand: Command = async (args) => {
   const info = await stat(dir).catch(() => undefined);
   if (info?.isDirectory() !== true) throw new UsageError(`plugd check: "${dir}" is not a readable directory`);
 
-  // A plugin's stray callback must not take the CLI down: report it and go on.
-  process.on('uncaughtException', (error) => { process.stderr.write(`plugd: uncaught error from a plugin: ${renderThrown(error)}\n`); });
-  process.on('unhandledRejection', (reason) => { process.stderr.write(`plugd: unhandled rejection from a plugin: ${renderThrown(reason)}\n`); });
-  const { report, errors } = await check(dir, {
+  // Plugin code runs in a worker thread (see check-isolated.ts): it cannot end this process, stop
+  // its clock, or change the report.
+  const { report, errors } = await checkIsolated(dir, {
     init: values.init === true, timeout, locked: values.locked === true, allowInsecure: values['allow-insecure'] === true, disable: values.disable ?? [],
   });
   if (values.json === true) {

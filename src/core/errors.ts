@@ -49,12 +49,16 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
 /**
  * Why a module failed to load; `ambiguous`: a folder plugin has both `index.js` and `index.mjs`,
- * so which one is its entry is unclear, and neither is imported.
+ * so which one is its entry is unclear, and neither is imported; `exit`: in an isolated check,
+ * the module called `process.exit()`.
  */
-export type LoadFailureReason = 'throw' | 'syntax' | 'resolve' | 'timeout' | 'ambiguous';
+export type LoadFailureReason = 'throw' | 'syntax' | 'resolve' | 'timeout' | 'ambiguous' | 'exit';
 
-/** Why a plugin's `init` or `close` failed. */
-export type LifecycleFailureReason = 'throw' | 'timeout';
+/**
+ * Why a plugin's `init` or `close` failed: it threw or rejected, did not settle in time, or (in an
+ * isolated check) ended the thread that ran it with `process.exit()`.
+ */
+export type LifecycleFailureReason = 'throw' | 'timeout' | 'exit';
 
 /**
  * What is wrong with a path of the plugin directory: its real path lies `outside` the directory,
@@ -142,7 +146,7 @@ export class PluginLoadError extends PlugdError {
   readonly column?: number;
 
   constructor(file: string, reason: LoadFailureReason, thrown: unknown, timeoutMs?: number, at?: Location) {
-    super(loadMessage(file, reason, renderThrown(thrown), timeoutMs), reason === 'timeout' || reason === 'ambiguous' ? {} : { cause: thrown });
+    super(loadMessage(file, reason, renderThrown(thrown), timeoutMs, at), reason === 'timeout' || reason === 'ambiguous' || reason === 'exit' ? {} : { cause: thrown });
     this.file = file;
     this.reason = reason;
     this.thrown = thrown;
@@ -155,11 +159,11 @@ export class PluginLoadError extends PlugdError {
   }
 }
 
-function loadMessage(file: string, reason: LoadFailureReason, rendered: string, timeoutMs?: number): string {
+function loadMessage(file: string, reason: LoadFailureReason, rendered: string, timeoutMs?: number, at?: Location): string {
   switch (reason) {
     case 'timeout':
       return `plugin file "${file}" did not finish loading within ${timeoutMs ?? '?'} ms ` +
-        '(a top-level await that never settles?); make its top level finish or raise --timeout';
+        `(${at === undefined ? 'a top-level await that never settles?' : `still running line ${at.line}`}); make its top level finish or raise --timeout`;
     case 'syntax':
       return `plugin file "${file}" could not be parsed: ${rendered}; fix the syntax error`;
     case 'resolve':
@@ -171,6 +175,9 @@ function loadMessage(file: string, reason: LoadFailureReason, rendered: string, 
     case 'ambiguous':
       return `plugin folder "${file}" has both "${file}/index.js" and "${file}/index.mjs", so its entry is ambiguous ` +
         'and neither is loaded; remove or rename one of them';
+    case 'exit':
+      return `plugin file "${file}" called process.exit(${rendered}) while loading; ` +
+        'a plugin must never end its host: throw an error instead';
   }
 }
 
@@ -325,7 +332,7 @@ export abstract class LifecycleError extends PlugdError {
 
   protected constructor(step: 'init' | 'close', plugin: string, file: string | undefined, reason: LifecycleFailureReason,
     thrown: unknown, timeoutMs?: number, at?: Location) {
-    super(lifecycleMessage(step, plugin, file, reason, thrown, timeoutMs), reason === 'timeout' ? {} : { cause: thrown });
+    super(lifecycleMessage(step, plugin, file, reason, thrown, timeoutMs), reason === 'timeout' || reason === 'exit' ? {} : { cause: thrown });
     this.plugin = plugin;
     this.file = file;
     this.reason = reason;
@@ -357,9 +364,9 @@ export class PluginCloseError extends LifecycleError {
 function lifecycleMessage(step: 'init' | 'close', plugin: string, file: string | undefined,
   reason: LifecycleFailureReason, thrown: unknown, timeoutMs?: number): string {
   const who = `plugin "${plugin}"${file === undefined ? '' : ` (from "${file}")`}`;
-  return reason === 'timeout'
-    ? `${who} did not finish ${step} within ${timeoutMs ?? '?'} ms; make ${step} settle or raise the timeout`
-    : `${who} failed to ${step}: ${renderThrown(thrown)}`;
+  if (reason === 'timeout') return `${who} did not finish ${step} within ${timeoutMs ?? '?'} ms; make ${step} settle or raise the timeout`;
+  if (reason === 'exit') return `${who} called process.exit(${renderThrown(thrown)}) in ${step}; a plugin must never end its host: throw an error instead`;
+  return `${who} failed to ${step}: ${renderThrown(thrown)}`;
 }
 
 /** The config file or a plugin's config section is invalid (`E_CONFIG`). */

@@ -39,6 +39,13 @@ export interface StartOptions {
   readonly disabled?: Iterable<string>;
   /** Called after each plugin's init settled (or was skipped), in init order. */
   readonly onPlugin?: (state: PluginState) => void;
+  /** Called just before a plugin's init runs. */
+  readonly onInit?: (name: string) => void;
+  /**
+   * Plugins whose init is not run, each failed with the given error: how an isolated check
+   * reports an init that hung its thread or ended it.
+   */
+  readonly failed?: ReadonlyMap<string, PlugdError>;
   /** Called after each plugin's close, in close order, with its error if it failed. */
   readonly onClose?: (name: string, ms: number, error?: PlugdError) => void;
 }
@@ -296,6 +303,12 @@ export class Runtime implements Running {
       this.#settle({ ...base, status: 'failed', error: config });
       return;
     }
+    const verdict = this.#options.failed?.get(name);
+    if (verdict !== undefined) {
+      this.#settle({ ...base, status: 'failed', error: verdict });
+      return;
+    }
+    this.#options.onInit?.(name);
     const signal = new LazySignal();
     const ctx = context(record, config, { ...this.#parts, okByType: this.#okByType, signal }, handoff.get(name));
     const started = performance.now();

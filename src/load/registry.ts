@@ -61,6 +61,11 @@ export interface LoadOptions {
   readonly onModule?: (file: string, total: number) => void;
   /** Permission and path checks, the lock (`--locked`), and `--allow-insecure`. */
   readonly admit?: AdmitOptions;
+  /**
+   * Units (a top-level file, or a folder plugin's folder) not to import, each reported failed with
+   * the given error: how an isolated check reports a module that hung its thread or ended it.
+   */
+  readonly skip?: ReadonlyMap<string, PlugdError>;
 }
 
 export { DEFAULT_TIMEOUT };
@@ -97,7 +102,7 @@ export class Registry {
     this.#loading = true;
     try {
       const start = performance.now();
-      const plan = await planDir(resolve(dir), options.admit);
+      const plan = withSkips(await planDir(resolve(dir), options.admit), options.skip);
       await freshLoad(plan.dir);
       return await this.#load(plan, plan.entries, options, start);
     } finally {
@@ -171,6 +176,15 @@ export class Registry {
 }
 
 export type { PluginRecord };
+
+/** `plan`, with the entries of `skip` refused for the error given there. */
+function withSkips(plan: LoadPlan, skip: ReadonlyMap<string, PlugdError> | undefined): LoadPlan {
+  if (skip === undefined || skip.size === 0) return plan;
+  return { ...plan, problems: (entry) => {
+    const verdict = skip.get(unitOf(entry.file));
+    return verdict === undefined ? plan.problems(entry) : [...plan.problems(entry), verdict];
+  } };
+}
 
 /** The owner's file as seen from `dir`: its relative path, or `../other/x.js` when another directory's load registered it. */
 function ownerFile(dir: string, owner: PluginRecord): string {

@@ -41,3 +41,20 @@ function pathOf(where: string): string | undefined {
   }
 }
 
+
+/** A place in a file, its absolute path included. */
+export interface Place extends Location {
+  readonly path: string;
+}
+
+/** The first frame of `stack` (a stack string) in a file below `dir` (absolute, symlinks resolved), if any. */
+export function firstFrameBelow(stack: string, dir: string): Place | undefined {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  for (const match of stack.matchAll(FRAME)) {
+    const [, where = '', line = '', column] = match;
+    const path = pathOf(where);
+    if (path?.startsWith(prefix) !== true) continue;
+    return column === undefined ? { path, line: Number(line) } : { path, line: Number(line), column: Number(column) };
+  }
+  return undefined;
+}
