@@ -156,6 +156,7 @@ function guardExit(log: Logger, daemon: Daemon, socket: () => string | undefined
         'a plugin exited the process: plugins were not closed');
       daemon.exited(`process.exit(${code}) ${plugins.length > 0 ? `by ${plugins.join(', ')}` : 'outside plugd'} while ${daemon.phase}`);
     }
+    daemon.exited(`exited (${code}) before the plugins were closed`); // e.g. a second signal
     const path = socket();
     if (path !== undefined) rmSync(path, { force: true });
   });

@@ -245,6 +245,14 @@ describe('plugd serve', () => {
     expect(await d.exited()).toBe(1);
     expect(performance.now() - t).toBeLessThan(5000);
     expect(d.lines.some(msg('second signal: exiting at once'))).toBe(true);
+    // Even so, the socket is removed and the run is recorded as stopped.
+    expect(existsSync(join(p.state, 'plugd.sock'))).toBe(false);
+    const db = new Database(join(p.root, 'meta.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT stopped_at FROM plugd_runs').get()).toEqual({ stopped_at: expect.any(String) as unknown });
+    } finally {
+      db.close();
+    }
   });
 
   test('on a TTY the logs are pretty-printed, not JSON lines', async () => {
