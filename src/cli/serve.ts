@@ -3,13 +3,15 @@
  * [--timeout <ms>] [--log-level <level>] [--locked] [--allow-insecure]`: the daemon, its control
  * socket, and its signals.
  */
-import { mkdir, unlink } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { ConfigError, renderThrown } from '../core/errors.js';
 import { resolveConfig, type DaemonConfig } from '../daemon/config.js';
-import { listen, SocketInUseError } from '../daemon/control.js';
+import { listen, SocketInUseError, SocketPathError } from '../daemon/control.js';
+import { lockRoot, RootInUseError, type RootLock } from '../daemon/root-lock.js';
 import { Daemon } from '../daemon/daemon.js';
 import { createLogger, LEVELS } from '../daemon/logger.js';
 import { version } from '../util/version.js';
@@ -38,27 +40,62 @@ export const serveCommand: Command = async (args) => {
   if (typeof config === 'number') return config;
 
   const log = createLogger(level);
+  let lock: RootLock;
+  try {
+    lock = lockRoot(config.root);
+  } catch (error) {
+    log.fatal({ root: config.root, err: errorText(error) }, 'cannot lock the root');
+    return 1;
+  }
   const daemon = new Daemon(config, log, version(), { watch: values.watch === true, locked: values.locked === true });
+  return run(config, log, daemon, lock);
+};
+
+/**
+ * Opens the control socket and starts the daemon, then runs until a signal. Every way out - a
+ * signal, a failed startup, a required plugin down, a plugin's `process.exit()` - removes the
+ * socket this run created, records the stop in the inventory and releases the root.
+ */
+async function run(config: DaemonConfig, log: Logger, daemon: Daemon, lock: RootLock): Promise<number> {
   const socket = join(config.state, 'plugd.sock');
   let server: Server | undefined;
+  let exiting: Promise<never> | undefined;
+  const guard = guardExit(log, daemon, () => (server === undefined ? undefined : socket));
   const shutdown = async (code: number): Promise<never> => {
-    await daemon.stop();
-    await new Promise((resolve) => { if (server === undefined) resolve(undefined); else server.close(resolve); });
-    await unlink(socket).catch(() => undefined);
-    return process.exit(code);
+    exiting ??= (async () => {
+      await daemon.stop();
+      await new Promise((resolve) => { if (server === undefined) resolve(undefined); else server.close(resolve); });
+      server = undefined; // server.close() removed the socket
+      lock.release();
+      guard.allow();
+      return process.exit(code);
+    })();
+    return exiting;
   };
-  handleSignals(log, daemon, shutdown);
+  handleSignals(log, daemon, shutdown, guard);
   try {
     await mkdir(config.state, { recursive: true });
     server = await listen(socket, { plugins: () => daemon.status(), health: () => daemon.health() });
   } catch (error) {
-    log.fatal({ err: error instanceof SocketInUseError ? error.message : renderThrown(error) }, 'cannot open the control socket');
-    return 1;
+    log.fatal({ err: errorText(error) }, 'cannot open the control socket');
+    return shutdown(1);
   }
-  const result = await daemon.start();
-  if (!result.ok) return shutdown(1);
+  try {
+    const result = await daemon.start();
+    if (!result.ok) return await shutdown(1);
+  } catch (error) {
+    log.fatal({ err: errorText(error) }, 'cannot start');
+    return shutdown(1);
+  }
   return new Promise<number>(() => undefined); // runs until a signal
-};
+}
+
+/** The message of a startup refusal (ours say what to do), or the rendering of anything else. */
+function errorText(error: unknown): string {
+  return error instanceof SocketInUseError || error instanceof SocketPathError || error instanceof RootInUseError
+    ? error.message
+    : renderThrown(error);
+}
 
 /** The resolved config, or exit status 2 after printing why it is invalid (one line). */
 async function configOrExit(flags: Parameters<typeof resolveConfig>[0]): Promise<DaemonConfig | number> {
@@ -75,11 +112,12 @@ async function configOrExit(flags: Parameters<typeof resolveConfig>[0]): Promise
  * SIGINT/SIGTERM close everything and exit 0; a second signal exits at once (1). A plugin's stray
  * callback must not take the daemon down: it is logged against the plugin it came from.
  */
-function handleSignals(log: Logger, daemon: Daemon, shutdown: (code: number) => Promise<never>): void {
+function handleSignals(log: Logger, daemon: Daemon, shutdown: (code: number) => Promise<never>, guard: ExitGuard): void {
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {
       log.warn({ signal }, 'second signal: exiting at once');
+      guard.allow();
       process.exit(1);
     }
     log.info({ signal }, 'shutting down');
@@ -89,4 +127,43 @@ function handleSignals(log: Logger, daemon: Daemon, shutdown: (code: number) => 
   process.on('SIGTERM', onSignal);
   process.on('uncaughtException', (error) => { log.error({ plugins: daemon.blame(error), err: renderThrown(error) }, 'uncaught error in a plugin'); });
   process.on('unhandledRejection', (reason) => { log.error({ plugins: daemon.blame(reason), err: renderThrown(reason) }, 'unhandled rejection in a plugin'); });
+}
+
+/** Tells the exit guard that the exit to come is plugd's own. */
+interface ExitGuard {
+  allow(): void;
+}
+
+/**
+ * Watches for an exit that is not plugd's own: a plugin calling `process.exit()` ends the process
+ * without the daemon's shutdown. `process.exit` is wrapped to catch its caller's stack (who to
+ * blame), and the `exit` handler, which can only do synchronous work, logs the plugin and the
+ * phase, records the stop in the inventory with plugd's own connection, and removes the socket.
+ */
+function guardExit(log: Logger, daemon: Daemon, socket: () => string | undefined): ExitGuard {
+  let allowed = false;
+  let caller: string | undefined;
+  const exit = process.exit.bind(process);
+  process.exit = (code?: number | string | null): never => {
+    if (!allowed) caller ??= new Error('process.exit()').stack ?? '';
+    return exit(code);
+  };
+  process.on('exit', (code) => {
+    if (!allowed && daemon.phase !== 'idle') {
+      const plugins = daemon.blame({ stack: caller ?? '' });
+      const at = callerFrame(caller);
+      log.fatal({ code, phase: daemon.phase, plugins, ...(at === undefined ? {} : { at }) },
+        'a plugin exited the process: plugins were not closed');
+      daemon.exited(`process.exit(${code}) ${plugins.length > 0 ? `by ${plugins.join(', ')}` : 'outside plugd'} while ${daemon.phase}`);
+    }
+    daemon.exited(`exited (${code}) before the plugins were closed`); // e.g. a second signal
+    const path = socket();
+    if (path !== undefined) rmSync(path, { force: true });
+  });
+  return { allow: () => { allowed = true; } };
+}
+
+/** The frame of `stack` that called `process.exit` (its first frame is plugd's wrapper). */
+function callerFrame(stack: string | undefined): string | undefined {
+  return stack?.split('\n').slice(2).find((line) => line.trim().startsWith('at '))?.trim().slice(3);
 }

@@ -190,6 +190,8 @@ export class Runtime implements Running {
   readonly #okByType = new Map<string, Live[]>();
   #errors: PlugdError[] = [];
   #closing: Promise<PlugdError[]> | undefined;
+  /** The {@link Runtime.start} in flight, if any: a close waits for it. */
+  #starting: Promise<void> | undefined;
 
   private constructor(options: StartOptions, parts: Omit<ContextParts, 'signal' | 'okByType'>, temp: readonly string[]) {
     this.#options = options;
@@ -224,9 +226,21 @@ export class Runtime implements Running {
   /**
    * Brings `plugins` (the whole current set, ordered by `graph`) up: those in `only`, or when it is
    * absent every plugin not already running - a running one keeps running as it is (stop it first
-   * to restart it). `handoff` holds, by name, what the previous version's close returned.
+   * to restart it). `handoff` holds, by name, what the previous version's close returned. Once
+   * {@link Runtime.close} was called, no further plugin is initialized (nor is any after it).
    */
   async start(plugins: readonly PluginRecord[], graph: GraphResult, only?: ReadonlySet<string>, handoff: ReadonlyMap<string, unknown> = new Map()): Promise<void> {
+    if (this.#closing !== undefined) return;
+    const run = this.#startAll(plugins, graph, only, handoff);
+    this.#starting = run;
+    try {
+      await run;
+    } finally {
+      if (this.#starting === run) this.#starting = undefined;
+    }
+  }
+
+  async #startAll(plugins: readonly PluginRecord[], graph: GraphResult, only: ReadonlySet<string> | undefined, handoff: ReadonlyMap<string, unknown>): Promise<void> {
     const running = new Set(this.#live.map((l) => l.record.name));
     only ??= new Set(plugins.filter((p) => !running.has(p.name)).map((p) => p.name));
     const byName = new Map(plugins.map((p) => [p.name, p]));
@@ -239,6 +253,7 @@ export class Runtime implements Running {
     for (const name of [...this.#states.keys()]) if (!byName.has(name)) this.#states.delete(name);
     this.#errors = [];
     for (const name of graph.order) {
+      if (this.#closing !== undefined) return; // closing: the plugins not yet started stay down
       const record = byName.get(name);
       if (record === undefined || (!only.has(name) && this.#states.has(name))) continue;
       await this.#startOne(record, graph, byType, handoff);
@@ -267,9 +282,14 @@ export class Runtime implements Running {
     return result;
   }
 
-  /** Closes every running plugin in reverse init order; returns the close failures. Idempotent. */
+  /**
+   * Closes every running plugin in reverse init order; returns the close failures. Idempotent.
+   * During a {@link Runtime.start}, no further plugin is initialized, and a plugin whose init is in
+   * flight is closed with the others once that init settles (within its timeout).
+   */
   close(): Promise<PlugdError[]> {
-    this.#closing ??= closeAll([...this.#live], this.#closeTimeout, this.#options.onClose)
+    this.#closing ??= (this.#starting ?? Promise.resolve()).catch(() => undefined)
+      .then(async () => closeAll([...this.#live], this.#closeTimeout, this.#options.onClose))
       .then(async ({ errors }) => {
         this.#live.length = 0;
         this.#okByType.clear();

@@ -62,11 +62,16 @@ export interface StatusDoc {
 
 /** How a start went. */
 export interface StartResult {
-  /** False when a required plugin did not start (everything was closed again). */
+  /** False when a required plugin did not start (call {@link Daemon.stop} to close what started). */
   readonly ok: boolean;
   /** The required plugins that are not running. */
   readonly missingRequired: readonly string[];
+  /** True when {@link Daemon.stop} was called during the start, which then ended early. */
+  readonly stopped?: boolean;
 }
+
+/** What a start ended early by a stop gives. */
+const STOPPED: StartResult = { ok: true, missingRequired: [], stopped: true };
 
 /** The daemon: one plugin directory, loaded, started, reloaded and stopped. */
 export class Daemon {
@@ -94,7 +99,10 @@ export class Daemon {
   /** The size, mtime and inode of every file of each unit when it was last imported: what a change changed. */
   readonly #signatures = new Map<string, ReadonlyMap<string, string>>();
   #ready = false;
+  #startup: Promise<StartResult> | undefined;
   #stopping: Promise<void> | undefined;
+  /** True once {@link Daemon.stop} closed everything. */
+  #stopped = false;
   readonly #pending = new Map<string, number>();
   #pass: Promise<void> | undefined;
   #reloads = 0;
@@ -110,21 +118,31 @@ export class Daemon {
     this.#policy = { permissions: true, locked: options.locked === true, allowInsecure: config.allowInsecure };
   }
 
-  /** Loads and starts every plugin (and watches, with `watch`). Never throws for plugin problems. */
+  /**
+   * Loads and starts every plugin (and watches, with `watch`). Never throws for plugin problems;
+   * throws when the metadata database cannot be opened. A {@link Daemon.stop} during the start ends
+   * it early: no further plugin is initialized, and the result says `stopped`. Call it once.
+   */
   async start(): Promise<StartResult> {
+    this.#startup ??= this.#start();
+    return this.#startup;
+  }
+
+  async #start(): Promise<StartResult> {
     const { pluginDir, root, state } = this.#config;
     await Promise.all([mkdir(root, { recursive: true }), mkdir(state, { recursive: true })]);
-    const meta = (this.#meta = MetaStore.open(join(root, 'meta.db'), { version: this.#version }));
+    const meta = (this.#meta = this.#openMeta());
     meta.event({ kind: 'start', detail: pluginDir });
     this.#log.info({ dir: pluginDir, root, state, version: this.#version, watch: this.#watch }, 'starting');
     await this.#loadAll();
+    if (this.#stopping !== undefined) return STOPPED;
     const runtime = (this.#runtime = await this.#createRuntime());
     await runtime.start(this.#records, this.#graph());
+    if (this.#stopping !== undefined) return STOPPED;
     const running = new Set(runtime.plugins.filter((p) => p.status === 'ok').map((p) => p.name));
     const missingRequired = this.#config.requiredPlugins.filter((name) => !running.has(name));
     if (missingRequired.length > 0) {
       this.#log.error({ required: missingRequired }, 'required plugin(s) did not start: shutting down');
-      await this.stop();
       return { ok: false, missingRequired };
     }
     if (this.#watch) await this.#startWatching();
@@ -135,6 +153,15 @@ export class Daemon {
     meta.event({ kind: 'ready', ms, detail: JSON.stringify(counts) });
     this.#log.info({ ...counts, ms }, 'ready');
     return { ok: true, missingRequired };
+  }
+
+  /** Opens `<root>/meta.db`; the first inventory write that fails is logged once, as a warning. */
+  #openMeta(): MetaStore {
+    const path = join(this.#config.root, 'meta.db');
+    return MetaStore.open(path, {
+      version: this.#version,
+      onProblem: (error) => { this.#log.warn({ db: path, err: error }, 'the inventory in meta.db is incomplete: a write failed (see /v1/health)'); },
+    });
   }
 
   /** Imports every unit of the directory and decides what runs: the desired state at startup. */
@@ -234,10 +261,15 @@ export class Daemon {
       heapUsedBytes: memory.heapUsed,
       heapGrowthBytes: this.#ready ? memory.heapUsed - this.#heapAtReady : 0,
       rssBytes: memory.rss,
+      ...(this.#meta === undefined ? {} : { meta: this.#meta.health() }),
     };
   }
 
-  /** Stops watching, lets a running reload finish, closes every plugin in reverse init order, then the database. Idempotent. */
+  /**
+   * Stops watching, lets a running reload finish, closes every plugin in reverse init order (during
+   * a start: once the init in flight settled, and no further one starts), then the database.
+   * Idempotent.
+   */
   async stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#ready = false;
@@ -246,12 +278,36 @@ export class Daemon {
       this.#pending.clear();
       await this.#watcher?.close();
       await this.#pass;
-      const errors = (await this.#runtime?.close()) ?? [];
+      const closing = this.#runtime?.close();
+      await this.#startup?.catch(() => undefined);
+      const errors = (await (closing ?? this.#runtime?.close())) ?? [];
       this.#meta?.event({ kind: 'stop', ok: errors.length === 0 });
       this.#meta?.close();
+      this.#stopped = true;
       log.info({ closeErrors: errors.length }, 'stopped');
     })();
     return this.#stopping;
+  }
+
+  /** Where the daemon is: what a log line about an abrupt exit says it was doing. */
+  get phase(): 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' {
+    if (this.#stopped) return 'stopped';
+    if (this.#stopping !== undefined) return 'stopping';
+    if (this.#ready) return 'running';
+    return this.#startup === undefined ? 'idle' : 'starting';
+  }
+
+  /**
+   * The process is exiting without {@link Daemon.stop} having finished (e.g. a plugin called
+   * `process.exit()`): records the stop, with `detail`, and closes the database, synchronously (an
+   * `exit` handler can do nothing asynchronous). The plugins are not closed: that would need the
+   * event loop. Does nothing after a stop.
+   */
+  exited(detail: string): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#meta?.event({ kind: 'stop', ok: false, detail });
+    this.#meta?.close();
   }
 
   /** The plugins whose code appears in `error`'s stack: who to blame for an uncaught error. */

@@ -1,15 +1,18 @@
 /**
- * The daemon's metadata database (containerd's `meta.db`): ONE better-sqlite3 connection to
- * `<root>/meta.db`, in WAL mode, shared with every plugin as `ctx.meta`. plugd keeps its own
- * inventory there - the runs of the daemon, the current state of each plugin and a history of
- * events - in tables whose names start with `plugd_` (a prefix reserved for plugd: plugins must
- * name their tables otherwise). The inventory survives restarts, so a restarted daemon can show
- * what the previous run did, and whether it stopped cleanly.
+ * The daemon's metadata database (containerd's `meta.db`): `<root>/meta.db`, in WAL mode, through
+ * two better-sqlite3 connections. One is shared with every plugin as `ctx.meta`; the other is
+ * plugd's own, which no plugin can reach, so a plugin that closes `ctx.meta` or leaves it in a
+ * transaction cannot stop plugd's bookkeeping. plugd keeps its inventory there - the runs of the
+ * daemon, the current state of each plugin and a history of events - in tables whose names start
+ * with `plugd_` (a prefix reserved for plugd: plugins must name their tables otherwise). The
+ * inventory survives restarts, so a restarted daemon can show what the previous run did, and
+ * whether it stopped cleanly.
  *
  * Only the daemon loads this module; plugins only ever see the `Database` handle.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import type { PluginStatus } from '../core/lifecycle.js';
 
@@ -117,6 +120,12 @@ const MIGRATIONS: readonly string[] = [
 /** Milliseconds a statement waits for a lock held by another connection before failing. */
 const BUSY_TIMEOUT_MS = 5000;
 
+/**
+ * How often, at most, a write checks that the database file is still the one opened (milliseconds):
+ * a connection to a file deleted under it keeps writing into the deleted file without an error.
+ */
+const FILE_CHECK_MS = 1000;
+
 /** The default number of rows {@link MetaStore.events} and {@link MetaStore.runs} return. */
 const DEFAULT_LIMIT = 100;
 
@@ -141,64 +150,89 @@ interface Statements {
   readonly stopRun: Database.Statement<[string, number]>;
 }
 
+/** What {@link MetaStore.health} reports: whether every inventory write of this run went through. */
+export type MetaHealth = { ok: true } | { ok: false; error: string; failedWrites: number };
+
+/** Options of {@link MetaStore.open}. */
+export interface MetaOpenOptions {
+  /** The daemon's version, recorded with the run. */
+  version: string;
+  /** The pid recorded with the run (default: this process's pid). */
+  pid?: number;
+  /** Called once, at the first inventory write that fails, with why (for one warning line). */
+  onProblem?: (error: string) => void;
+}
+
 /**
- * plugd's inventory in the shared metadata database, for one run of the daemon.
+ * plugd's inventory in the metadata database, for one run of the daemon.
  *
  * Writes never throw: the inventory is a record of what the daemon did, not the source of truth
  * (that is the daemon's memory), so a write that fails - the disk is full, another process holds
- * the lock past the busy timeout, a plugin closed the shared handle or broke a `plugd_` table -
- * is dropped rather than allowed to crash the daemon or fail a plugin's init. This module has no
- * logger and does not report the drop. Reads and {@link MetaStore.open} do throw.
+ * the lock past the busy timeout, a plugin broke a `plugd_` table, the file was deleted - is
+ * dropped rather than allowed to crash the daemon or fail a plugin's init. The first failure is
+ * reported once through `onProblem`, and {@link MetaStore.health} reports it for the rest of the
+ * run. Reads and {@link MetaStore.open} do throw.
  */
 export class MetaStore {
-  /** The shared better-sqlite3 handle, handed to every plugin as `ctx.meta`. */
+  /** The plugins' better-sqlite3 connection, handed to every plugin as `ctx.meta`. */
   readonly db: Database.Database;
   /** The id of the run this store started (a new one at every {@link MetaStore.open}). */
   readonly runId: number;
+  /** plugd's own connection: the inventory's reads and writes. */
+  readonly #own: Database.Database;
   readonly #statements: Statements;
+  readonly #path: string;
+  /** The device and inode of the file opened: another one at the path means it was replaced. */
+  readonly #identity: string;
+  readonly #onProblem: ((error: string) => void) | undefined;
+  #problem: string | undefined;
+  #failedWrites = 0;
+  #checkedAt = performance.now();
   #closed = false;
 
-  private constructor(db: Database.Database, runId: number, statements: Statements) {
-    this.db = db;
+  private constructor(own: Database.Database, shared: Database.Database, runId: number, statements: Statements,
+    path: string, onProblem: ((error: string) => void) | undefined) {
+    this.#own = own;
+    this.db = shared;
     this.runId = runId;
     this.#statements = statements;
+    this.#path = path;
+    this.#identity = fileIdentity(path) ?? '';
+    this.#onProblem = onProblem;
   }
 
   /**
    * Opens the database at `path` (creating its folder and the database; WAL journal; a busy
-   * timeout; the `plugd_` tables migrated to the current schema), and starts a new run recording
-   * `info.version` and `info.pid` (default: this process's pid).
+   * timeout; the `plugd_` tables migrated to the current schema) with plugd's connection and the
+   * plugins' one, and starts a new run recording `version` and `pid` (default: this process's).
    *
    * @throws Error naming `path` when the database cannot be opened or migrated (a directory or a
-   *   non-database file at that path, an unwritable folder, a schema newer than this plugd knows).
+   *   non-database file at that path, an unwritable folder, a schema newer than this plugd knows),
+   *   saying how to fix it.
    */
-  static open(path: string, info: { version: string; pid?: number }): MetaStore {
-    let db: Database.Database | undefined;
+  static open(path: string, options: MetaOpenOptions): MetaStore {
+    let own: Database.Database | undefined;
+    let shared: Database.Database | undefined;
     try {
       mkdirSync(dirname(path), { recursive: true });
-      db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      db.pragma('journal_mode = WAL');
-      // The usual companion of WAL: still safe against corruption, and far fewer fsyncs.
-      db.pragma('synchronous = NORMAL');
-      migrate(db);
-      const statements = prepare(db);
-      const started = db
+      own = connect(path);
+      own.pragma('journal_mode = WAL');
+      migrate(own);
+      const statements = prepare(own);
+      shared = connect(path);
+      const started = own
         .prepare<[number, string, string]>('INSERT INTO plugd_runs (pid, version, started_at) VALUES (?, ?, ?)')
-        .run(info.pid ?? process.pid, info.version, now());
-      return new MetaStore(db, Number(started.lastInsertRowid), statements);
+        .run(options.pid ?? process.pid, options.version, now());
+      return new MetaStore(own, shared, Number(started.lastInsertRowid), statements, path, options.onProblem);
     } catch (error) {
-      try {
-        db?.close();
-      } catch {
-        // Already failing: the error that matters is the one below.
+      for (const db of [shared, own]) {
+        try {
+          db?.close();
+        } catch {
+          // Already failing: the error that matters is the one below.
+        }
       }
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(
-        `cannot open the metadata database "${path}": ${reason}; ` +
-          'check that the path is a writable file location (not a directory) inside --root',
-        { cause: error },
-      );
+      throw openError(path, error);
     }
   }
 
@@ -265,29 +299,89 @@ export class MetaStore {
   }
 
   /**
-   * Marks this run stopped and closes the database. Idempotent, and never throws. Call it LAST,
-   * after every plugin closed: the handle the plugins hold as `ctx.meta` is closed with it. A
-   * transaction a plugin left open is rolled back (closing would roll it back anyway) so that the
-   * stop is recorded.
+   * Whether every inventory write of this run went through, and the database file is still the one
+   * opened (not deleted or replaced). Once a write failed, the inventory of this run is incomplete:
+   * the first failure is kept, with the count of failed writes.
+   */
+  health(): MetaHealth {
+    if (!this.#closed) this.#checkFile();
+    return this.#problem === undefined ? { ok: true } : { ok: false, error: this.#problem, failedWrites: this.#failedWrites };
+  }
+
+  /**
+   * Closes the plugins' connection, marks this run stopped and closes plugd's own. Idempotent,
+   * synchronous (it may run in a `process.on('exit')` handler), and never throws. Call it LAST,
+   * after every plugin closed: `ctx.meta` is closed with it. Closing the plugins' connection first
+   * rolls back a transaction a plugin left open, whose lock would hold up the stop record.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (!this.db.open) return;
-    if (this.db.inTransaction) this.#write(() => this.db.exec('ROLLBACK'));
-    this.#write(() => this.#statements.stopRun.run(now(), this.runId));
-    this.#write(() => this.db.pragma('optimize'));
-    this.#write(() => this.db.close());
-  }
-
-  /** Runs a write, dropping its failure (see the class comment for why). */
-  #write(write: () => unknown): void {
     try {
-      write();
+      if (this.db.open) this.db.close();
     } catch {
-      // Dropped on purpose: the inventory must never take the daemon down.
+      // A plugin's handle that will not close cannot keep plugd from recording the stop.
+    }
+    this.#write(() => this.#statements.stopRun.run(now(), this.runId));
+    this.#write(() => this.#own.pragma('optimize'));
+    try {
+      this.#own.close();
+    } catch {
+      // Nothing left to do with it.
     }
   }
+
+  /** Runs a write; a failure is dropped (see the class comment for why) and reported once. */
+  #write(write: () => unknown): void {
+    if (!this.#own.open) return;
+    try {
+      write();
+    } catch (error) {
+      this.#failed(error instanceof Error ? error.message : String(error));
+    }
+    if (performance.now() - this.#checkedAt >= FILE_CHECK_MS) this.#checkFile();
+  }
+
+  /** Notes that the database file was deleted or replaced since it was opened. */
+  #checkFile(): void {
+    this.#checkedAt = performance.now();
+    if (fileIdentity(this.#path) === this.#identity) return;
+    this.#failed(`the metadata database "${this.#path}" was deleted or replaced while the daemon runs: ` +
+      'what this run records is lost; restart the daemon to start a fresh one');
+  }
+
+  #failed(error: string): void {
+    this.#failedWrites++;
+    if (this.#problem !== undefined) return;
+    this.#problem = error;
+    this.#onProblem?.(error);
+  }
+}
+
+/** A connection to `path` with plugd's settings: a busy timeout, and WAL's usual synchronous mode. */
+function connect(path: string): Database.Database {
+  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // The usual companion of WAL: still safe against corruption, and far fewer fsyncs.
+  db.pragma('synchronous = NORMAL');
+  return db;
+}
+
+/** The device and inode of the file at `path`, or undefined when there is none. */
+function fileIdentity(path: string): string | undefined {
+  const info = statSync(path, { throwIfNoEntry: false });
+  return info === undefined ? undefined : `${info.dev}:${info.ino}`;
+}
+
+/** Why the database at `path` cannot be opened, and what to do about it. */
+function openError(path: string, error: unknown): Error {
+  const reason = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const fix = code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT'
+    ? `it is not a usable SQLite database; move it away (e.g. mv "${path}" "${path}.bad") and start again: ` +
+      'plugd creates a fresh one (the inventory of earlier runs, and plugins\' tables in it, stay in the moved file)'
+    : 'check that the path is a writable file location (not a directory) inside --root';
+  return new Error(`cannot open the metadata database "${path}": ${reason}; ${fix}`, { cause: error });
 }
 
 /** Brings the schema to the newest version, in one immediate transaction. */

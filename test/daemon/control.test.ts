@@ -1,16 +1,17 @@
 /**
  * The control socket on a real Unix socket in a temp dir: {@link listen} serves `/v1/plugins` and
  * `/v1/health` as JSON (health 503 until ready), 404 and 405 otherwise, makes the socket 0600,
- * refuses a second daemon on a live socket and replaces a stale one; {@link get} is the client.
+ * refuses a second daemon on a live socket and replaces a stale one, refuses (and keeps) anything
+ * else at the path and a path too long; {@link get} is the client.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { get, listen, SocketInUseError, type ControlHandlers } from '../../src/daemon/control.js';
+import { get, listen, MAX_SOCKET_PATH, SocketInUseError, SocketPathError, type ControlHandlers } from '../../src/daemon/control.js';
 
 const servers: Server[] = [];
 const temps: string[] = [];
@@ -153,18 +154,39 @@ describe('listen: the socket file', () => {
     expect((await stat(path)).mode & 0o777).toBe(0o600);
   }, 10_000);
 
-  test('a leftover regular file at the path is replaced too', async () => {
+  test('a regular file at the path is refused and never deleted', async () => {
     const path = await socketPath();
-    await writeFile(path, 'not a socket');
-    await serve(path, handlers({ plugins: {}, ready: true }));
-    expect((await stat(path)).isSocket()).toBe(true);
-    expect((await get(path, '/v1/plugins')).status).toBe(200);
+    await writeFile(path, 'my precious data');
+    const refused = listen(path, handlers({ plugins: {}, ready: true }));
+    await expect(refused).rejects.toBeInstanceOf(SocketPathError);
+    await expect(refused).rejects.toThrow(`${path} exists and is not a socket; plugd does not delete it`);
+    expect(await readFile(path, 'utf8')).toBe('my precious data');
   });
 
-  test('a path in a missing folder rejects (nothing is created)', async () => {
+  test('a folder at the path is refused and kept', async () => {
+    const path = await socketPath();
+    await mkdir(path);
+    await expect(listen(path, handlers({ plugins: {}, ready: true }))).rejects.toThrow(/is not a socket/);
+    expect((await stat(path)).isDirectory()).toBe(true);
+  });
+
+  test('a path longer than a Unix socket path may be is refused, naming it; nothing is created', async () => {
+    const dir = dirname(await socketPath());
+    const deep = join(dir, 'x'.repeat(60), 'y'.repeat(60));
+    await mkdir(deep, { recursive: true });
+    const path = join(deep, 'plugd.sock');
+    expect(Buffer.byteLength(path)).toBeGreaterThan(MAX_SOCKET_PATH);
+    const refused = listen(path, handlers({ plugins: {}, ready: true }));
+    await expect(refused).rejects.toBeInstanceOf(SocketPathError);
+    await expect(refused).rejects.toThrow(`the control socket path ${path} is ${Buffer.byteLength(path)} bytes long`);
+    expect(await readdir(deep)).toEqual([]);
+  });
+
+  test('a path in a missing folder rejects, saying so (nothing is created)', async () => {
     const path = join(dirname(await socketPath()), 'no-such-dir', 'plugd.sock');
-    // (libuv reports a bind in a missing folder as EACCES or ENOENT, depending on the platform.)
-    await expect(listen(path, handlers({ plugins: {}, ready: true }))).rejects.toThrow(/^listen (EACCES|ENOENT)/);
+    const refused = listen(path, handlers({ plugins: {}, ready: true }));
+    await expect(refused).rejects.toBeInstanceOf(SocketPathError);
+    await expect(refused).rejects.toThrow('its folder does not exist');
     expect(existsSync(path)).toBe(false);
   });
 

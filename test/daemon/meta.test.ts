@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MetaStore, type PluginRow } from '../../src/daemon/meta.js';
@@ -101,6 +102,16 @@ describe('MetaStore.open', () => {
     expect(error.message).toContain(`"${path}"`);
     // better-sqlite3's SqliteError, from whichever Jest realm loaded the addon first: no instanceof.
     expect((error.cause as { code?: unknown }).code).toBe('SQLITE_NOTADB');
+    // What to do about it, and not a hint about directories.
+    expect(error.message).toContain('not a usable SQLite database; move it away');
+    expect(error.message).not.toContain('directory');
+  });
+
+  test('random bytes at the path: "not a database", with the fix', async () => {
+    await mkdir(join(dir, 'root'));
+    await writeFile(path, randomBytes(8192));
+    const error = thrownBy(() => open());
+    expect(error.message).toMatch(/file is not a database; it is not a usable SQLite database; move it away \(e\.g\. mv /);
   });
 
   test('refuses a database whose schema is newer than this plugd knows, and leaves it untouched', () => {
@@ -279,12 +290,46 @@ describe('failures and close', () => {
     expect(store.plugins().map((p) => p.name)).toEqual(['a.still']);
   });
 
-  test('close() tolerates a handle a plugin already closed, and then the run stays unstopped', () => {
-    const store = open();
+  test('a plugin closing its handle (ctx.meta) does not stop the inventory, nor the stop record', () => {
+    const problems: string[] = [];
+    const store = MetaStore.open(path, { version: '1.0.0', onProblem: (e) => { problems.push(e); } });
+    opened.push(store);
     store.db.close();
+    store.recordPlugin(plugin('a.after'));
+    store.event({ kind: 'init', plugin: 'a.after' });
+    expect(store.plugins().map((p) => p.name)).toEqual(['a.after']);
+    expect(store.health()).toEqual({ ok: true });
     expect(() => { store.close(); }).not.toThrow();
     const again = open();
-    expect(again.runs()[1]).toMatchObject({ id: store.runId, stoppedAt: null });
+    expect(again.runs()[1]).toMatchObject({ id: store.runId, stoppedAt: expect.stringMatching(ISO) });
+    expect(problems).toEqual([]);
+  });
+
+  test('failed writes are reported once, and health keeps the first failure with the count', () => {
+    const problems: string[] = [];
+    const store = MetaStore.open(path, { version: '1.0.0', onProblem: (e) => { problems.push(e); } });
+    opened.push(store);
+    store.db.exec('DROP TABLE plugd_events; DROP TABLE plugd_plugins'); // a misbehaving plugin
+    store.event({ kind: 'init' });
+    store.event({ kind: 'init' });
+    store.recordPlugin(plugin('a.lost'));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/no such table: plugd_events/);
+    expect(store.health()).toEqual({ ok: false, error: problems[0], failedWrites: 3 });
+  });
+
+  test('a database file deleted while the store is open is reported (its writes would be lost)', async () => {
+    const problems: string[] = [];
+    const store = MetaStore.open(path, { version: '1.0.0', onProblem: (e) => { problems.push(e); } });
+    opened.push(store);
+    expect(store.health()).toEqual({ ok: true });
+    await rm(path);
+    store.event({ kind: 'init' }); // goes through, into the deleted file: no error from SQLite
+    const health = store.health();
+    expect(health).toMatchObject({ ok: false, error: expect.stringContaining(`"${path}" was deleted or replaced`) as unknown });
+    expect(problems).toHaveLength(1);
+    store.health();
+    expect(problems).toHaveLength(1);
   });
 
   test('close() records the stop even when a plugin left a transaction open', () => {

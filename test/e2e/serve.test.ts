@@ -4,11 +4,10 @@
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import Database from 'better-sqlite3';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { get } from '../../src/daemon/control.js';
 import { BIN, plugd, tempPluginDir } from '../support/cli.js';
@@ -165,18 +164,25 @@ describe('plugd serve', () => {
 
   test('a second daemon on the same state directory is refused; a stale socket is cleaned up', async () => {
     const p = await project({ 'a.js': recorder('io.t.a.v1', 'x') });
-    // A socket file left by a daemon that died: nothing listens on it.
+    // A socket file left by a daemon that died: a process that listened on it was killed.
     const sock = join(p.state, 'plugd.sock');
-    const stale = createServer();
-    await import('node:fs/promises').then((fs) => fs.mkdir(p.state, { recursive: true }));
-    await new Promise<void>((r) => { stale.listen(sock, r); });
-    await new Promise<void>((r) => { stale.close(() => { r(); }); });
-    await writeFile(sock, '').catch(() => undefined);
+    await mkdir(p.state, { recursive: true });
+    const dead = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(sock)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((r) => { dead.stdout.once('data', () => { r(); }); });
+    const killed = new Promise<void>((r) => { dead.once('exit', () => { r(); }); });
+    dead.kill('SIGKILL');
+    await killed;
+    expect(statSync(sock).isSocket()).toBe(true);
     const first = start([], p.dir);
     await first.waitFor(msg('ready'));
+    // The same state (and root): refused by the root's lock, naming the first daemon.
     const second = start([], p.dir);
     expect(await second.exited()).toBe(1);
-    expect(JSON.stringify(second.lines)).toContain('another plugd daemon is running');
+    expect(JSON.stringify(second.lines)).toContain(`another plugd daemon (pid ${String(first.child.pid)}) is running`);
+    // The same state, another root: refused by the live socket.
+    const third = start(['--root', join(p.dir, 'other-root')], p.dir);
+    expect(await third.exited()).toBe(1);
+    expect(JSON.stringify(third.lines)).toContain('another plugd daemon is running on');
     expect((await get(sock, '/v1/health')).status).toBe(200); // the first one is untouched
   });
 
@@ -239,6 +245,14 @@ describe('plugd serve', () => {
     expect(await d.exited()).toBe(1);
     expect(performance.now() - t).toBeLessThan(5000);
     expect(d.lines.some(msg('second signal: exiting at once'))).toBe(true);
+    // Even so, the socket is removed and the run is recorded as stopped.
+    expect(existsSync(join(p.state, 'plugd.sock'))).toBe(false);
+    const db = new Database(join(p.root, 'meta.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT stopped_at FROM plugd_runs').get()).toEqual({ stopped_at: expect.any(String) as unknown });
+    } finally {
+      db.close();
+    }
   });
 
   test('on a TTY the logs are pretty-printed, not JSON lines', async () => {
