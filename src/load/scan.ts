@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { join, resolve, sep } from 'node:path';
 import { PluginPathError } from '../core/errors.js';
 import { fileKind } from '../util/read-regular.js';
+import { hasControlCharacter } from '../util/render.js';
 
 /**
  * fast-glob, from the one-file build that `npm run build` makes of it (dist/vendor: one file
@@ -153,14 +154,10 @@ function toEntries(root: string, files: readonly string[], notFiles: readonly Pl
   const prefix = root.endsWith(sep) ? root : root + sep;
   return sorted.map((file) => {
     const path = prefix + (sep === '/' ? file : file.split('/').join(sep));
-    const why = refused.get(file) ?? (CONTROL.test(file) ? new PluginPathError(file, 'bad-name') : undefined);
+    const why = refused.get(file) ?? (hasControlCharacter(file) ? new PluginPathError(file, 'bad-name') : undefined);
     return why === undefined ? { file, path } : { file, path, refused: why };
   });
 }
-
-/** A control character (C0, DEL, C1): never part of a plugin's name. */
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
  * The plugin a file of the directory belongs to: its first path segment (`a.js` for a top-level

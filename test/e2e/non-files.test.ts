@@ -138,4 +138,17 @@ describe('a plugin file whose name has a newline', () => {
     expect(human.stdout).toContain('"evil\\nname.js"');
     expect(human.stdout).not.toContain('evil\nname');
   }, TEST_TIMEOUT);
+
+  test('serve reports it on the file, and plugd ls shows the name escaped, on one line', async () => {
+    const dir = await temp({ 'plugins/a.js': register('a'), 'plugins/evil\nname.js': register('evil') });
+    const d = serve(['--plugins', 'plugins', '--state', '.plugd/state', '--root', '.plugd/root'], dir);
+    running.push(d);
+    await d.waitFor(msg('ready'), PROMPT);
+    const json = await plugd(['ls', '--json', '--state', '.plugd/state'], { cwd: dir, timeoutMs: PROMPT });
+    const doc = JSON.parse(json.stdout) as { files: { file: string; status: string; error?: { code: string } }[] };
+    expect(doc.files).toContainEqual(expect.objectContaining({ file: 'evil\nname.js', status: 'failed', error: expect.objectContaining({ code: 'E_PLUGIN_PATH' }) as unknown }));
+    const human = await plugd(['ls', '--state', '.plugd/state'], { cwd: dir, timeoutMs: PROMPT });
+    expect(human.stdout).toContain('  "evil\\nname.js"  E_PLUGIN_PATH  plugin path "evil\\nname.js" has a control character');
+    expect(human.stdout).not.toContain('evil\nname');
+  }, TEST_TIMEOUT);
 });
