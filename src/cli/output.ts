@@ -3,6 +3,7 @@
  * and never when NO_COLOR is set.
  */
 import { styleText } from 'node:util';
+import { hasControlCharacter } from '../util/render.js';
 
 /** Colours a status word when `colour` is on. */
 export function paint(text: string, colour: boolean): string {
@@ -29,4 +30,12 @@ export function table(header: readonly string[], rows: readonly string[][], colo
     .join('  ')
     .trimEnd();
   return [line(header, false), ...rows.map((r) => line(r, true))].join('\n') + '\n';
+}
+
+/**
+ * A file name as a table shows it: as it is, or JSON-escaped (in quotes) when it holds a control
+ * character, so that a name with a newline cannot forge a line of output.
+ */
+export function printable(name: string): string {
+  return hasControlCharacter(name) ? JSON.stringify(name) : name;
 }

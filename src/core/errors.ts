@@ -62,9 +62,11 @@ export type LifecycleFailureReason = 'throw' | 'timeout' | 'exit';
 
 /**
  * What is wrong with a path of the plugin directory: its real path lies `outside` the directory,
- * it is a symlink `loop` (or a link to a directory that contains it), or a `dangling` link.
+ * it is a symlink `loop` (or a link to a directory that contains it), a `dangling` link, an entry
+ * that is `not-a-file` (a FIFO, a socket, a device: importing one would block), or an entry whose
+ * name has a control character (`bad-name`: a newline would forge lines in logs and tables).
  */
-export type PathFailureReason = 'outside' | 'loop' | 'dangling';
+export type PathFailureReason = 'outside' | 'loop' | 'dangling' | 'not-a-file' | 'bad-name';
 
 /**
  * How a file disagrees with `plugd.lock`: its sha256 is a `mismatch`, it is `unlisted` in the
@@ -464,27 +466,39 @@ export class PluginPathError extends PlugdError {
   readonly code = ErrorCodes.PLUGIN_PATH;
   /** The link (or the file below it), relative to the plugin directory (POSIX separators). */
   readonly file: string;
-  /** `outside`, `loop` or `dangling`. */
+  /** `outside`, `loop`, `dangling`, `not-a-file` or `bad-name`. */
   readonly reason: PathFailureReason;
-  /** The real path (`outside`, and a link to a directory that contains it), or the link's own target. */
+  /**
+   * The real path (`outside`, and a link to a directory that contains it), the link's own target,
+   * or for `not-a-file` what the entry is (`a FIFO (named pipe)`, `a socket`...).
+   */
   readonly target: string | undefined;
 
   /** `dir` (the plugin directory) is named in the `outside` message. */
   constructor(file: string, reason: PathFailureReason, target?: string, dir?: string) {
     const to = target === undefined ? '' : ` to "${target}"`;
     const inDir = dir === undefined ? 'the plugin directory' : `the plugin directory "${dir}"`;
+    // JSON escapes a newline or other control character: the message stays one line.
+    const named = JSON.stringify(file);
     let message: string;
     switch (reason) {
+      case 'not-a-file':
+        message = `plugin path ${named} is ${target === undefined ? '' : `${target}, `}not a regular file, and is never imported; ` +
+          'replace it with the plugin\'s file, or remove it';
+        break;
+      case 'bad-name':
+        message = `plugin path ${named} has a control character (such as a newline) in its name, and is never imported; rename it`;
+        break;
       case 'outside':
-        message = `plugin path "${file}" is a symlink${to}, outside ${inDir}; copy what it points to into ` +
+        message = `plugin path ${named} is a symlink${to}, outside ${inDir}; copy what it points to into ` +
           'the plugin directory (or pass --allow-insecure to load it anyway)';
         break;
       case 'loop':
-        message = `plugin path "${file}" is a symlink loop${to} (it resolves to itself or to a folder that contains it); ` +
+        message = `plugin path ${named} is a symlink loop${to} (it resolves to itself or to a folder that contains it); ` +
           'remove the link or point it elsewhere';
         break;
       case 'dangling':
-        message = `plugin path "${file}" is a dangling symlink${to} (nothing is there); remove the link or restore its target`;
+        message = `plugin path ${named} is a dangling symlink${to} (nothing is there); remove the link or restore its target`;
         break;
     }
     super(message);

@@ -4,7 +4,6 @@
  * (containerd's layout). Every problem of a file is reported at once, in one
  * {@link ConfigError}.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { ConfigError, renderThrown, safeGet, type ValidationIssue } from '../core/errors.js';
@@ -12,6 +11,7 @@ import { nearest } from '../util/hint.js';
 import { DEFAULT_TIMEOUT, MAX_TIMEOUT } from '../core/lifecycle.js';
 import { PLUGIN_NAME, toIssues } from '../core/registration.js';
 import { zod } from '../util/zod.js';
+import { isNotRegular, readRegularFile } from '../util/read-regular.js';
 
 /** Flags of `plugd serve` that the config file can also set (CLI values override the file). */
 export interface ServeFlags {
@@ -127,14 +127,16 @@ function checkFlags(flags: ServeFlags): void {
 async function findFile(flag: string | undefined, cwd: string): Promise<{ file: string; text: string } | undefined> {
   const file = resolve(cwd, flag ?? CONFIG_FILE);
   try {
-    return { file, text: stripBom(await readFile(file, 'utf8')) };
+    return { file, text: stripBom((await readRegularFile(file)).toString('utf8')) };
   } catch (error) {
     const code = safeGet(error, 'code');
     const missing = code === 'ENOENT' || code === 'ENOTDIR';
     if (missing && flag === undefined) return undefined;
     const issue: ValidationIssue = missing
       ? { code: 'not_found', path: [], message: `the config file "${file}" (from --config) does not exist; fix the --config path or create the file` }
-      : { code: 'unreadable', path: [], message: `the config file "${file}" could not be read: ${renderThrown(error)}; make it a readable file` };
+      : isNotRegular(error)
+        ? { code: 'not_a_file', path: [], message: `the config file "${file}" is ${error.kind}, not a regular file; replace it with a TOML file${flag === undefined ? ', or remove it' : ' or fix the --config path'}` }
+        : { code: 'unreadable', path: [], message: `the config file "${file}" could not be read: ${renderThrown(error)}; make it a readable file` };
     throw new ConfigError([issue], { file });
   }
 }

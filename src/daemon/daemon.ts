@@ -6,7 +6,7 @@
  * line per plugin and a `ready` line, plugd's inventory in the database, and containerd's
  * `required_plugins` / `disabled_plugins`.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -96,7 +96,7 @@ export class Daemon {
   #watcher: UnitWatcher | undefined;
   /** The unit of each entry module, by its real URL (without query): a changed module's importers lead to them. */
   readonly #entryUnits = new Map<string, string>();
-  /** The size, mtime and inode of every file of each unit when it was last imported: what a change changed. */
+  /** The signature (size, mtime, inode, mode, owner) of every file of each unit when it was last imported: what a change changed. */
   readonly #signatures = new Map<string, ReadonlyMap<string, string>>();
   #ready = false;
   #startup: Promise<StartResult> | undefined;
@@ -178,11 +178,11 @@ export class Daemon {
     for (const outcome of outcomes) {
       if (outcome.vanished) continue;
       const { file } = outcome.entry;
-      const digest = (await unitDigest(pluginDir, file)) ?? '';
+      const { digest, key } = (await unitDigest(pluginDir, file)) ?? { digest: '', key: '' };
       const ok = outcome.errors.length === 0;
       this.#units.set(unitOf(file), {
-        entry: file, generation: 0, attempted: digest, loadErrors: outcome.errors,
-        good: ok ? { digest, registrations: outcome.registrations } : undefined,
+        entry: file, generation: 0, attempted: key, loadErrors: outcome.errors,
+        good: ok ? { digest, key, registrations: outcome.registrations } : undefined,
       });
       this.#meta?.event({ kind: 'load', file, ok, detail: outcome.errors[0]?.message });
       for (const error of outcome.errors) log.error({ file, code: error.code, err: error.message, ...at(error) }, 'plugin file failed to load');
@@ -371,11 +371,6 @@ export class Daemon {
     return graph;
   }
 
-  /** The sha256 of the version of unit `name` that is live, if any. */
-  #liveDigest(name: string): string | undefined {
-    return this.#live.get(name)?.digest;
-  }
-
   /** True while a version of `unit` is live: its good one unless refused, or the one it kept. */
   #isLive(unit: Unit): boolean {
     return this.#live.has(unitOf(unit.entry));
@@ -477,12 +472,14 @@ export class Daemon {
       }
       return undefined;
     }
-    const digest = (await unitDigest(dir, entry)) ?? '';
+    // Not a regular file (a FIFO, a dangling link): no digest, and the plan refuses its entry.
+    const { digest, key } = (await unitDigest(dir, entry)) ?? { digest: '', key: '' };
     const same = !pulledIn && existing?.entry === entry;
-    if (same && existing.attempted === digest) return undefined; // the same bytes again
-    if (same && this.#liveDigest(name) === digest) {
-      // Back to exactly the bytes that are live (a broken save reverted): no new version, the error is gone.
-      existing.attempted = digest;
+    // The same bytes, modes and owners again: nothing to do, unless the latest try failed (a touch retries it).
+    if (same && existing.attempted === key && existing.loadErrors.length === 0) return undefined;
+    if (same && key !== '' && this.#live.get(name)?.key === key) {
+      // Back to exactly the version that is live (a broken save reverted): no new version, the error is gone.
+      existing.attempted = key;
       existing.loadErrors = [];
       return undefined;
     }
@@ -491,7 +488,7 @@ export class Daemon {
     const [outcome] = await this.#import(placement, [entry]);
     if (this.#watcher !== undefined && this.#watcher.snapshot(name) !== seen.get(name)) return undefined; // still changing: retried once quiet
     const unit: Unit = existing ?? { entry, good: undefined, generation: 0, attempted: undefined, loadErrors: [] };
-    unit.attempted = digest;
+    unit.attempted = key;
     if (outcome === undefined || outcome.vanished || outcome.errors.length > 0) {
       unit.loadErrors = outcome?.errors ?? [];
       this.#units.set(name, unit);
@@ -499,7 +496,7 @@ export class Daemon {
       touched.set(name, { file: entry, result: 'failed', at, ...(error === undefined ? {} : { error }) });
       return undefined;
     }
-    return { ...unit, entry, loadErrors: [], good: { digest, registrations: outcome.registrations } };
+    return { ...unit, entry, loadErrors: [], good: { digest, key, registrations: outcome.registrations } };
   }
 
   /**
@@ -596,13 +593,18 @@ export class Daemon {
 /** What a reload did to each unit it touched, by unit name: for its log line. */
 type Touched = Map<string, { file: string; result: 'live' | 'failed' | 'refused' | 'removed'; at: number; error?: PlugdError }>;
 
-/** The entry file of unit `name` as it is on disk now, or undefined when it is not a plugin (any more). */
+/**
+ * The entry file of unit `name` as it is on disk now, or undefined when it is not a plugin (any
+ * more). An entry that is there but is no regular file (a FIFO, a dangling link) is still the
+ * entry: the plan refuses it, and the last good version stays live.
+ */
 async function entryOf(dir: string, name: string): Promise<string | undefined> {
-  const info = await stat(join(dir, name)).catch(() => undefined);
-  if (info?.isFile() === true) return isModuleName(name) ? name : undefined;
-  if (info?.isDirectory() !== true) return undefined;
+  const path = join(dir, name);
+  if ((await stat(path).catch(() => undefined))?.isDirectory() !== true) {
+    return isModuleName(name) && (await lstat(path).catch(() => undefined)) !== undefined ? name : undefined;
+  }
   for (const index of ['index.js', 'index.mjs']) {
-    if ((await stat(join(dir, name, index)).catch(() => undefined))?.isFile() === true) return `${name}/${index}`;
+    if ((await lstat(join(path, index)).catch(() => undefined)) !== undefined) return `${name}/${index}`;
   }
   return undefined;
 }

@@ -15,6 +15,8 @@ import { compareFiles, unitOf } from '../load/scan.js';
 export interface Version {
   /** sha256 of the unit's bytes (see digest.ts). */
   readonly digest: string;
+  /** The digest with the mode and owner of the unit's files when it was imported (see digest.ts). */
+  readonly key?: string;
   /** Its registrations, valid, in call order. */
   readonly registrations: readonly ValidRegistration[];
 }
@@ -33,7 +35,7 @@ export interface Unit {
   kept?: Version | undefined;
   /** 1 when a version first went live, +1 for each later version that went live. */
   generation: number;
-  /** The digest of the latest version tried (to skip saves that change nothing). */
+  /** The key (digest, modes, owners) of the latest version tried (to skip saves that change nothing). */
   attempted: string | undefined;
   /** The errors of the latest version, when it failed to load (its last good one stays). */
   loadErrors: readonly PlugdError[];

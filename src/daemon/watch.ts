@@ -1,7 +1,7 @@
 /**
  * Turns file events into *stable* changes of plugin units. chokidar throttles `change` to one per
  * 50 ms per path with no trailing event, and fires on half-written files, so an event only
- * starts polling the unit's stat (size, mtime, inode of each of its files) every few ms; the unit
+ * starts polling the unit's stat (size, mtime, inode, mode, owner of each of its files) every few ms; the unit
  * is reported once it has been quiet for the stability window. After a reload the daemon asks for
  * a re-check, which keeps polling a little longer: chokidar may send nothing for the last write.
  *
@@ -12,7 +12,7 @@
  * Linux that watch also reports writes to the top-level files: both sources only start polling,
  * so a change reported twice is still one reload.)
  */
-import { existsSync, readdirSync, statSync, watch as watchDir, type FSWatcher as DirWatcher } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync, watch as watchDir, type FSWatcher as DirWatcher, type Stats } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 
@@ -182,7 +182,7 @@ export class UnitWatcher {
     else this.settle(unit, performance.now(), seen, this.#timing.lingerMs);
   }
 
-  /** The size, mtime and inode of every file of `unit`, as one comparable string. */
+  /** The size, mtime, inode, mode and owner of every file of `unit`, as one comparable string. */
   snapshot(unit: string): string {
     const files = this.signatures(unit);
     if (files === undefined) return 'gone';
@@ -190,21 +190,21 @@ export class UnitWatcher {
   }
 
   /**
-   * The size, mtime and inode of every file of `unit` (absolute path -> signature, sorted by
+   * The size, mtime, inode, mode and owner of every file of `unit` (absolute path -> signature, sorted by
    * path; dot entries and `node_modules` aside), or undefined when it is gone.
    */
   signatures(unit: string): Map<string, string> | undefined {
     const path = join(this.#dir, unit);
     try {
-      const info = statSync(path);
-      if (!info.isDirectory()) return new Map([[path, `${info.size}:${info.mtimeMs}:${info.ino}`]]);
+      const info = statOrLink(path);
+      if (!info.isDirectory()) return new Map([[path, signature(info)]]);
       const files: [string, string][] = [];
       for (const entry of readdirSync(path, { recursive: true, withFileTypes: true })) {
-        if (!entry.isFile()) continue;
+        // (Not only regular files: a FIFO or a dangling link put in place of one is a change too.)
+        if (entry.isDirectory()) continue;
         const file = join(entry.parentPath, entry.name);
         if (relative(path, file).split(sep).some((p) => p.startsWith('.') || p === 'node_modules')) continue;
-        const s = statSync(file);
-        files.push([file, `${s.size}:${s.mtimeMs}:${s.ino}`]);
+        files.push([file, signature(statOrLink(file))]);
       }
       return new Map(files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     } catch {
@@ -219,5 +219,22 @@ export class UnitWatcher {
     this.#polling.clear();
     this.#names?.close();
     await this.#watcher?.close();
+  }
+}
+
+/**
+ * What a change of a file changes: its size, mtime and inode, and its mode and owner (a chmod or
+ * chown changes what the permission checks say, with the same bytes).
+ */
+function signature(info: Stats): string {
+  return `${info.size}:${info.mtimeMs}:${info.ino}:${info.mode}:${info.uid}:${info.gid}`;
+}
+
+/** The stat of `path` through links, or of the link itself when it dangles or loops; throws when gone. */
+function statOrLink(path: string): Stats {
+  try {
+    return statSync(path);
+  } catch {
+    return lstatSync(path);
   }
 }

@@ -9,13 +9,14 @@
  *   plugin file (folder plugins' files included) and the plugd version, for `--locked`.
  */
 import { lstatSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
-import { lstat, readFile, readdir, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { IntegrityError, PluginPathError, PluginPermissionsError, renderThrown } from '../core/errors.js';
 import { foreignWriteBits } from './file-mode.js';
 import { compareFiles, listTree } from './scan.js';
 import { sha256 } from '../util/sha256.js';
 import { version } from '../util/version.js';
+import { isNotRegular, readRegularFile } from '../util/read-regular.js';
 
 /** One problem found by a check, and whether --allow-insecure lets it through as a warning. */
 export interface Finding {
@@ -251,7 +252,7 @@ export async function hashFiles(dir: string, files: readonly string[]): Promise<
   const sorted = [...new Set(files)].sort(compareFiles);
   const hashes: [string, string][] = sorted.map((file) => [file, '']);
   await forEachLimited(hashes, async (pair) => {
-    const bytes = await readFile(join(root, ...pair[0].split('/')));
+    const bytes = await readRegularFile(join(root, ...pair[0].split('/')));
     pair[1] = sha256(bytes);
   });
   // fromEntries defines own properties: a file named "__proto__" stays a key.
@@ -297,12 +298,14 @@ export async function readLock(dir: string): Promise<Lock> {
   const relock = `run "plugd lock ${root}" to write it`;
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readRegularFile(path)).toString('utf8');
   } catch (error) {
     const absent = (error as NodeJS.ErrnoException).code === 'ENOENT';
     throw new IntegrityError(LOCK_FILE, 'missing', {}, absent
       ? `the plugin directory "${root}" has no ${LOCK_FILE} (expected ${path}), which --locked needs; ${relock}`
-      : `cannot read ${path}: ${renderThrown(error)}; make it readable, or ${relock} again`, error);
+      : isNotRegular(error)
+        ? `${path} is ${error.kind}, not a regular file; remove it and ${relock}`
+        : `cannot read ${path}: ${renderThrown(error)}; make it readable, or ${relock} again`, error);
   }
   const invalid = (what: string, cause?: unknown): IntegrityError => new IntegrityError(LOCK_FILE, 'missing', {},
     `${path} is not a valid plugd lock: ${what}; ${relock} again`, cause);

@@ -11,7 +11,7 @@ import { moduleHooks, nextGeneration } from './hooks.js';
 import { allowedOwners } from './integrity.js';
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { entriesOf, listTree, scan, unitOf, type Entry } from './scan.js';
+import { entriesOf, scan, unitOf, walkTree, type Entry } from './scan.js';
 import { realPath } from '../util/real-path.js';
 
 /** The entries of one load, and what keeps some of them from being imported. */
@@ -31,18 +31,18 @@ export interface LoadPlan {
 /** The plan to load all of `dir` (absolute), with the admission checks `policy` asks for. */
 export async function planDir(dir: string, policy: AdmitOptions = {}): Promise<LoadPlan> {
   if (!checks(policy)) return plan(dir, await scan(dir), undefined);
-  const files = await listTree(dir);
-  const admission = await admit(dir, files, policy);
+  const tree = await walkTree(dir);
+  const admission = await admit(dir, tree.files, policy);
   await checkModules(dir, policy, admission);
-  return plan(dir, entriesOf(dir, files), admission);
+  return plan(dir, entriesOf(dir, tree), admission);
 }
 
 /** The plan to load just `units` of `dir` (top-level files or folders, by name): a hot reload. */
 export async function planUnits(dir: string, units: readonly string[], policy: AdmitOptions = {}): Promise<LoadPlan> {
-  const files = await listTree(dir, units);
-  const admission = checks(policy) ? await admit(dir, files, policy, units) : undefined;
+  const tree = await walkTree(dir, units);
+  const admission = checks(policy) ? await admit(dir, tree.files, policy, units) : undefined;
   await checkModules(dir, policy, admission);
-  return plan(dir, entriesOf(dir, files), admission);
+  return plan(dir, entriesOf(dir, tree), admission);
 }
 
 /**
@@ -63,7 +63,7 @@ async function checkModules(dir: string, policy: AdmitOptions, admission: Admiss
 function plan(dir: string, entries: readonly Entry[], admission: Admission | undefined): LoadPlan {
   return {
     dir, entries, admission,
-    problems: (entry) => entry.problem === undefined ? refusal(admission, entry.file) : [entry.problem, ...refusal(admission, entry.file)],
+    problems: (entry) => problemsOf(admission, entry),
     realPath: realPaths(dir, admission),
   };
 }
@@ -83,6 +83,17 @@ function realPaths(dir: string, admission: Admission | undefined): (entry: Entry
     return file.includes('/') || lstatSync(join(dir, file), { throwIfNoEntry: false })?.isSymbolicLink() !== false;
   };
   return (entry) => (moved(entry.file) ? realPath(entry.path) : join(realDir, entry.file));
+}
+
+/**
+ * Why `entry` must not be imported: the admission's refusals of its unit, and what the entry itself
+ * is (not a regular file, a bad name), unless the admission already said so (a dangling link).
+ */
+function problemsOf(admission: Admission | undefined, entry: Entry): PlugdError[] {
+  const refused = refusal(admission, entry.file);
+  const own = entry.refused;
+  if (own === undefined || refused.some((e) => e.code === own.code && e.toJSON().file === own.file)) return refused;
+  return [...refused, own];
 }
 
 function checks(policy: AdmitOptions): boolean {

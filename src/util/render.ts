@@ -37,3 +37,9 @@ export function safeGet(value: unknown, key: PropertyKey): unknown {
     return undefined;
   }
 }
+
+/** True when `text` holds a control character (C0, DEL, C1): never part of a name plugd prints as it is. */
+export function hasControlCharacter(text: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f-\u009f]/.test(text);
+}

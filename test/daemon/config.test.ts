@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveConfig, unknownPluginSections, type DaemonConfig, type ServeFlags } from '../../src/daemon/config.js';
@@ -175,15 +176,34 @@ describe('resolveConfig rejects', () => {
     const dir = await freshDir('a-directory.toml');
     const error = await rejection(resolveConfig({ config: dir }, tmp));
     expect(error.file).toBe(dir);
-    expect(error.issues).toEqual([{ code: 'unreadable', path: [], message: expect.stringContaining('could not be read') as unknown }]);
+    expect(error.issues).toEqual([{ code: 'not_a_file', path: [], message: `the config file "${dir}" is a directory, not a regular file; replace it with a TOML file or fix the --config path` }]);
   });
 
-  test('a plugd.toml in cwd that cannot be read (it is not silently ignored)', async () => {
+  test('a plugd.toml in cwd that is not a file (it is not silently ignored)', async () => {
     const cwd = await freshDir('unreadable-cwd');
     await mkdir(join(cwd, 'plugd.toml'));
     const error = await rejection(resolveConfig({}, cwd));
     expect(error.file).toBe(join(cwd, 'plugd.toml'));
-    expect(error.issues[0]?.code).toBe('unreadable');
+    expect(error.issues[0]?.code).toBe('not_a_file');
+  });
+
+  test('a FIFO, as --config or as plugd.toml in cwd: refused at once, saying what it is (never a read that waits for a writer)', async () => {
+    const cwd = await freshDir('fifo');
+    const fifo = join(cwd, 'plugd.toml');
+    execFileSync('mkfifo', [fifo]);
+    for (const flags of [{ config: 'plugd.toml' }, {}]) {
+      const error = await rejection(resolveConfig(flags, cwd));
+      expect(error.file).toBe(fifo);
+      expect(error.issues).toEqual([{ code: 'not_a_file', path: [], message: expect.stringContaining(`the config file "${fifo}" is a FIFO (named pipe), not a regular file`) as unknown }]);
+    }
+  }, 5_000);
+
+  test('a config file that cannot be read (no permission)', async () => {
+    if (process.getuid?.() === 0) return; // root reads it anyway
+    const file = await configFile('no-read', 'version = 1\n');
+    await chmod(file, 0o200);
+    const error = await rejection(resolveConfig({ config: file }, tmp));
+    expect(error.issues[0]).toMatchObject({ code: 'unreadable', message: expect.stringContaining('could not be read') as unknown });
   });
 
   test('a TOML syntax error, with its line and column', async () => {

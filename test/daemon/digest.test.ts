@@ -6,7 +6,8 @@
  */
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { unitDigest } from '../../src/daemon/digest.js';
@@ -44,23 +45,23 @@ describe('unitDigest: a single-file plugin', () => {
     ['empty.js', ''],
   ])('%s: the sha256 of its bytes', async (file, content) => {
     const dir = await tempDir({ [file]: content });
-    expect(await unitDigest(dir, file)).toBe(sha256(content));
+    expect((await unitDigest(dir, file))?.digest).toBe(sha256(content));
   });
 
   test('changes with its bytes, and only with them (not with a sibling)', async () => {
     const dir = await tempDir({ 'a.js': 'export const x = 1;\n', 'b.js': 'export const y = 1;\n' });
-    const before = await unitDigest(dir, 'a.js');
+    const before = (await unitDigest(dir, 'a.js'))?.digest;
     await writeFile(join(dir, 'b.js'), 'export const y = 2;\n');
-    expect(await unitDigest(dir, 'a.js')).toBe(before);
+    expect((await unitDigest(dir, 'a.js'))?.digest).toBe(before);
     await writeFile(join(dir, 'a.js'), 'export const x = 2;\n');
-    expect(await unitDigest(dir, 'a.js')).toBe(sha256('export const x = 2;\n'));
+    expect((await unitDigest(dir, 'a.js'))?.digest).toBe(sha256('export const x = 2;\n'));
   });
 
   test('undefined when the file is gone', async () => {
     const dir = await tempDir({ 'a.js': 'export const x = 1;\n' });
-    expect(await unitDigest(dir, 'missing.js')).toBeUndefined();
+    expect((await unitDigest(dir, 'missing.js'))?.digest).toBeUndefined();
     await rm(join(dir, 'a.js'));
-    expect(await unitDigest(dir, 'a.js')).toBeUndefined();
+    expect((await unitDigest(dir, 'a.js'))?.digest).toBeUndefined();
   });
 
   test('undefined when the plugin directory itself is gone', async () => {
@@ -71,22 +72,22 @@ describe('unitDigest: a single-file plugin', () => {
 describe('unitDigest: a folder plugin', () => {
   test('a sha256 (64 hex digits), not that of the entry alone, and stable across calls', async () => {
     const dir = await tempDir(FOLDER);
-    const first = await unitDigest(dir, 'folder/index.js');
+    const first = (await unitDigest(dir, 'folder/index.js'))?.digest;
     expect(first).toMatch(/^[0-9a-f]{64}$/);
     expect(first).not.toBe(sha256(FOLDER['folder/index.js'] ?? ''));
-    expect(await unitDigest(dir, 'folder/index.js')).toBe(first);
-    expect(await unitDigest(dir, 'folder/index.js')).toBe(first);
+    expect((await unitDigest(dir, 'folder/index.js'))?.digest).toBe(first);
+    expect((await unitDigest(dir, 'folder/index.js'))?.digest).toBe(first);
   });
 
   test('the same for any file of the folder given as the entry (.js or .mjs)', async () => {
     const dir = await tempDir(FOLDER);
-    expect(await unitDigest(dir, 'folder/index.mjs')).toBe(await unitDigest(dir, 'folder/index.js'));
+    expect((await unitDigest(dir, 'folder/index.mjs'))?.digest).toBe((await unitDigest(dir, 'folder/index.js'))?.digest);
   });
 
   test('the same files in another directory give the same digest (relative paths only)', async () => {
     const one = await tempDir(FOLDER);
     const two = await tempDir({ ...FOLDER, 'other.js': 'export {};\n' });
-    expect(await unitDigest(two, 'folder/index.js')).toBe(await unitDigest(one, 'folder/index.js'));
+    expect((await unitDigest(two, 'folder/index.js'))?.digest).toBe((await unitDigest(one, 'folder/index.js'))?.digest);
   });
 
   // Each change to the folder, and whether it makes a new digest.
@@ -106,9 +107,9 @@ describe('unitDigest: a folder plugin', () => {
     ['another folder changes', false, (dir) => put(dir, 'second/index.js', 'export const changed = 1;\n')],
   ])('%s (new digest: %s)', async (_what, changes, change) => {
     const dir = await tempDir({ ...FOLDER, 'other.js': 'export {};\n', 'second/index.js': 'export {};\n' });
-    const before = await unitDigest(dir, 'folder/index.js');
+    const before = (await unitDigest(dir, 'folder/index.js'))?.digest;
     await change(dir);
-    const after = await unitDigest(dir, 'folder/index.js');
+    const after = (await unitDigest(dir, 'folder/index.js'))?.digest;
     expect(after).toMatch(/^[0-9a-f]{64}$/);
     if (changes) expect(after).not.toBe(before);
     else expect(after).toBe(before);
@@ -117,14 +118,14 @@ describe('unitDigest: a folder plugin', () => {
   test('moving bytes from one file to another is a new digest (paths and bytes are both hashed, delimited)', async () => {
     const one = await tempDir({ 'folder/index.js': 'ab', 'folder/x.js': 'c' });
     const two = await tempDir({ 'folder/index.js': 'a', 'folder/x.js': 'bc' });
-    expect(await unitDigest(one, 'folder/index.js')).not.toBe(await unitDigest(two, 'folder/index.js'));
+    expect((await unitDigest(one, 'folder/index.js'))?.digest).not.toBe((await unitDigest(two, 'folder/index.js'))?.digest);
   });
 
   test('a node_modules deeper in the folder (not its own) is part of it', async () => {
     const dir = await tempDir(FOLDER);
-    const before = await unitDigest(dir, 'folder/index.js');
+    const before = (await unitDigest(dir, 'folder/index.js'))?.digest;
     await put(dir, 'folder/lib/node_modules/x.js', 'export {};\n');
-    expect(await unitDigest(dir, 'folder/index.js')).not.toBe(before);
+    expect((await unitDigest(dir, 'folder/index.js'))?.digest).not.toBe(before);
   });
 
   // A regression test: listTree(dir, ['folder']) lists a folder that does not exist as empty, so
@@ -132,6 +133,31 @@ describe('unitDigest: a folder plugin', () => {
   test('undefined when the folder is gone', async () => {
     const dir = await tempDir(FOLDER);
     await rm(join(dir, 'folder'), { recursive: true });
-    expect(await unitDigest(dir, 'folder/index.js')).toBeUndefined();
+    expect((await unitDigest(dir, 'folder/index.js'))?.digest).toBeUndefined();
   });
+});
+
+describe('unitDigest: the key', () => {
+  test('a chmod keeps the digest and changes the key; chmod back gives the key again', async () => {
+    const dir = await tempDir({ 'a.js': 'export {};\n', ...FOLDER });
+    for (const [file, path] of [['a.js', 'a.js'], ['folder/index.js', 'folder/lib/util.js'], ['folder/index.js', 'folder']] as const) {
+      await chmod(join(dir, path), path === 'folder' ? 0o755 : 0o644);
+      const before = await unitDigest(dir, file);
+      await chmod(join(dir, path), path === 'folder' ? 0o777 : 0o666);
+      const after = await unitDigest(dir, file);
+      expect([path, after?.digest]).toEqual([path, before?.digest]);
+      expect([path, after?.key]).not.toEqual([path, before?.key]);
+      await chmod(join(dir, path), path === 'folder' ? 0o755 : 0o644);
+      expect([path, (await unitDigest(dir, file))?.key]).toEqual([path, before?.key]);
+    }
+  });
+
+  test('a FIFO in place of a single-file plugin, or of a folder plugin\'s file: undefined, at once', async () => {
+    const dir = await tempDir({ ...FOLDER });
+    execFileSync('mkfifo', [join(dir, 'a.js')]);
+    expect(await unitDigest(dir, 'a.js')).toBeUndefined();
+    await rm(join(dir, 'folder/index.js'));
+    execFileSync('mkfifo', [join(dir, 'folder/index.js')]);
+    expect(await unitDigest(dir, 'folder/index.js')).toBeUndefined();
+  }, 5_000);
 });

@@ -7,7 +7,8 @@
  * nothing is reported.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { UnitWatcher, type WatchTiming } from '../../src/daemon/watch.js';
@@ -223,7 +224,7 @@ describe('UnitWatcher: names, unitOf, signatures, snapshot', () => {
     const watcher = new UnitWatcher(dir, TIMING, () => undefined);
     const path = join(dir, 'a.js');
     const s = statSync(path);
-    expect(watcher.signatures('a.js')).toEqual(new Map([[path, `${s.size}:${s.mtimeMs}:${s.ino}`]]));
+    expect(watcher.signatures('a.js')).toEqual(new Map([[path, `${s.size}:${s.mtimeMs}:${s.ino}:${s.mode}:${s.uid}:${s.gid}`]]));
   });
 
   test('signatures() of a folder: each of its files, sorted by path, without dot entries or node_modules', () => {
@@ -242,8 +243,20 @@ describe('UnitWatcher: names, unitOf, signatures, snapshot', () => {
     expect([...(signatures?.keys() ?? [])]).toEqual(files);
     for (const file of files) {
       const s = statSync(file);
-      expect(signatures?.get(file)).toBe(`${s.size}:${s.mtimeMs}:${s.ino}`);
+      expect(signatures?.get(file)).toBe(`${s.size}:${s.mtimeMs}:${s.ino}:${s.mode}:${s.uid}:${s.gid}`);
     }
+  });
+
+  test('a chmod changes the snapshot (the permission checks may say otherwise now); a dangling link or a FIFO has one, not "gone"', () => {
+    const dir = tempDir(FILES);
+    const watcher = new UnitWatcher(dir, TIMING, () => undefined);
+    const before = watcher.snapshot('a.js');
+    chmodSync(join(dir, 'a.js'), 0o600);
+    expect(watcher.snapshot('a.js')).not.toBe(before);
+    symlinkSync('nowhere.js', join(dir, 'dangling.js'));
+    expect(watcher.snapshot('dangling.js')).not.toBe('gone');
+    execFileSync('mkfifo', [join(dir, 'folder/fifo.js')]);
+    expect([...(watcher.signatures('folder')?.keys() ?? [])]).toContain(join(dir, 'folder/fifo.js'));
   });
 
   test('signatures() of a missing unit is undefined; of an empty folder, an empty map', () => {
@@ -260,7 +273,7 @@ describe('UnitWatcher: names, unitOf, signatures, snapshot', () => {
     const watcher = new UnitWatcher(dir, TIMING, () => undefined);
     const sig = (file: string): string => {
       const s = statSync(join(dir, file));
-      return `${join(dir, file)}:${s.size}:${s.mtimeMs}:${s.ino}`;
+      return `${join(dir, file)}:${s.size}:${s.mtimeMs}:${s.ino}:${s.mode}:${s.uid}:${s.gid}`;
     };
     expect(watcher.snapshot('a.js')).toBe(sig('a.js'));
     expect(watcher.snapshot('folder')).toBe(`${sig('folder/index.js')}|${sig('folder/lib/util.js')}`);

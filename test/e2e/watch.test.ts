@@ -6,7 +6,8 @@
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { get } from '../../src/daemon/control.js';
 import type { FileDoc, PluginDoc, StatusDoc } from '../../src/daemon/daemon.js';
@@ -639,5 +640,97 @@ globalThis.__plugdTestBuses.add(bus.token);
       await waitReload(d, { file: 'folder/index.js', result: 'live', generation: 2 });
       expect(events(p)).toContain('data:two');
     });
+  });
+
+  describe('a plugin file replaced by something that is not a regular file', () => {
+    /** Puts `make` (a FIFO, a link) at `a.js` in one rename, as an atomic save would. */
+    function replace(p: Project, make: (path: string) => void): void {
+      const temp = join(p.plugins, '.a.js.tmp');
+      make(temp);
+      renameSync(temp, join(p.plugins, 'a.js'));
+    }
+
+    test('a FIFO, then a dangling link: the last good version stays live, the file shows E_PLUGIN_PATH; a real file goes live again', async () => {
+      const p = await project();
+      const v1 = source(p, { type: A, id: 'a', version: 1 });
+      put(p, 'a.js', v1);
+      const d = await watching(p);
+
+      replace(p, (path) => { execFileSync('mkfifo', [path]); });
+      const fifo = await waitReload(d, { file: 'a.js', result: 'failed' });
+      expect(fifo).toMatchObject({ code: 'E_PLUGIN_PATH', generation: 1 });
+      expect(String(fifo.err)).toContain('is a FIFO (named pipe), not a regular file');
+      let doc = await ls(p);
+      expect(pluginOf(doc, `${A}.a`)).toMatchObject({ status: 'ok', generation: 1 });
+      expect(fileOf(doc, 'a.js')).toMatchObject({ status: 'loaded', generation: 1, sha256: sha256(v1), error: { code: 'E_PLUGIN_PATH' } });
+
+      replace(p, (path) => { symlinkSync('nowhere.js', path); });
+      doc = await lsUntil(p, (x) => fileOf(x, 'a.js')?.error?.message.includes('dangling') === true, 'the dangling link to show');
+      expect(pluginOf(doc, `${A}.a`)).toMatchObject({ status: 'ok', generation: 1 });
+      expect(fileOf(doc, 'a.js')).toMatchObject({ status: 'loaded', generation: 1, sha256: sha256(v1), error: { code: 'E_PLUGIN_PATH' } });
+      // Never closed, never removed.
+      expect(events(p)).toEqual(['init:a@1']);
+      expect(reloadLines(d, 'a.js').map((l) => l.result)).not.toContain('removed');
+
+      rmSync(join(p.plugins, 'a.js'));
+      put(p, 'a.js', source(p, { type: A, id: 'a', version: 2 }));
+      await waitReload(d, { file: 'a.js', result: 'live', generation: 2 });
+      expect(events(p)).toEqual(['init:a@1', 'close:a@1', 'init:a@2']);
+      expect(fileOf(await ls(p), 'a.js')?.error).toBeUndefined();
+    });
+
+    test('a folder plugin whose index.js becomes a FIFO keeps its last good version live', async () => {
+      const p = await project();
+      putFolder(p, 'folder', 'f', 'one');
+      const d = await watching(p);
+      rmSync(join(p.plugins, 'folder/index.js'));
+      execFileSync('mkfifo', [join(p.plugins, 'folder/index.js')]);
+      const doc = await lsUntil(p, (x) => fileOf(x, 'folder/index.js')?.error !== undefined, 'the FIFO to show');
+      expect(fileOf(doc, 'folder/index.js')).toMatchObject({ status: 'loaded', generation: 1, error: { code: 'E_PLUGIN_PATH' } });
+      expect(pluginOf(doc, `${A}.f`)).toMatchObject({ status: 'ok', generation: 1 });
+      expect(events(p)).toEqual(['lib:one', 'init:f@1']);
+      expect(reloadLines(d, 'folder/index.js').map((l) => l.result)).not.toContain('removed');
+    });
+  });
+
+  test('a file refused for its mode goes live once chmod fixes it, with the same bytes', async () => {
+    const p = await project();
+    put(p, 'a.js', source(p, { type: A, id: 'a', version: 1 }));
+    chmodSync(join(p.plugins, 'a.js'), 0o666);
+    const d = await watching(p);
+    expect(fileOf(await ls(p), 'a.js')).toMatchObject({ status: 'failed', error: { code: 'E_PLUGIN_PERMISSIONS' } });
+    expect(events(p)).toEqual([]);
+
+    chmodSync(join(p.plugins, 'a.js'), 0o644);
+    await waitReload(d, { file: 'a.js', result: 'live', generation: 1 });
+    expect(fileOf(await ls(p), 'a.js')).toMatchObject({ status: 'loaded', generation: 1 });
+    expect(fileOf(await ls(p), 'a.js')?.error).toBeUndefined();
+    expect(events(p)).toEqual(['init:a@1']);
+  });
+
+  test('a live file made writable by others is refused (the old version stays); chmod back clears the error with no re-init', async () => {
+    const p = await project();
+    put(p, 'a.js', source(p, { type: A, id: 'a', version: 1 }));
+    const d = await watching(p);
+    chmodSync(join(p.plugins, 'a.js'), 0o666);
+    await waitReload(d, { file: 'a.js', result: 'failed', code: 'E_PLUGIN_PERMISSIONS' });
+    expect(fileOf(await ls(p), 'a.js')).toMatchObject({ status: 'loaded', generation: 1, error: { code: 'E_PLUGIN_PERMISSIONS' } });
+    chmodSync(join(p.plugins, 'a.js'), 0o644);
+    await lsUntil(p, (doc) => fileOf(doc, 'a.js')?.error === undefined, 'the error to clear');
+    expect(events(p)).toEqual(['init:a@1']);
+  });
+
+  test('a file that failed is retried on touch (the same bytes): what it needed meanwhile is there now', async () => {
+    const p = await project();
+    // Fails while its data file is missing; creating that file outside the watched tree changes nothing plugd watches.
+    const data = join(p.dir, 'data.txt');
+    put(p, 'a.js', source(p, { type: A, id: 'a', top: `import { readFileSync } from 'node:fs';\nreadFileSync(${JSON.stringify(data)});` }));
+    const d = await watching(p);
+    expect(fileOf(await ls(p), 'a.js')).toMatchObject({ status: 'failed', error: { code: 'E_PLUGIN_LOAD' } });
+    writeFileSync(data, 'here');
+    const later = new Date(Date.now() + 5_000);
+    utimesSync(join(p.plugins, 'a.js'), later, later);
+    await waitReload(d, { file: 'a.js', result: 'live', generation: 1 });
+    expect(events(p)).toEqual(['init:a@1']);
   });
 });

@@ -1,7 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
-import { compareFiles, entriesOf, scan } from '../../src/load/scan.js';
+import { compareFiles, entriesOf, scan, walkTree } from '../../src/load/scan.js';
 import { tempPluginDir } from '../support/cli.js';
 
 const IGNORED = resolve('fixtures/ignored');
@@ -42,9 +45,9 @@ describe('scan', () => {
 
   test('a folder with both index.js and index.mjs is one entry carrying an E_PLUGIN_LOAD on the folder', async () => {
     const dir = await tempPluginDir({ 'both/index.js': '', 'both/index.mjs': '', 'both.js': '', 'c/index.mjs': '', 'z.mjs': '' });
-    for (const entries of [await scan(dir), entriesOf(dir, ['both/index.mjs', 'both.js', 'both/index.js', 'c/index.mjs', 'z.mjs'])]) {
+    for (const entries of [await scan(dir), entriesOf(dir, { files: ['both/index.mjs', 'both.js', 'both/index.js', 'c/index.mjs', 'z.mjs'], notFiles: [] })]) {
       expect(entries.map((e) => e.file)).toEqual(['both.js', 'both/index.js', 'c/index.mjs', 'z.mjs']);
-      expect(entries.map((e) => e.problem?.toJSON())).toEqual([undefined, {
+      expect(entries.map((e) => e.refused?.toJSON())).toEqual([undefined, {
         code: 'E_PLUGIN_LOAD', file: 'both', reason: 'ambiguous',
         message: expect.stringMatching(/"both".*"both\/index\.js".*"both\/index\.mjs"/) as unknown,
       }, undefined, undefined]);
@@ -59,6 +62,43 @@ describe('scan', () => {
   test('a directory that does not exist, or a file, is an error rather than "no plugins"', async () => {
     await expect(scan('fixtures/no-such-directory')).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(scan('fixtures/ignored/a.js')).rejects.toMatchObject({ code: 'ENOTDIR' });
+  });
+});
+
+describe('scan: entries that are not regular files, and names with control characters', () => {
+  test('are listed with why they are refused (E_PLUGIN_PATH), in sorted order; other kinds of names are not entries', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'plugd-scan-'));
+    try {
+      writeFileSync(join(dir, 'a.js'), '');
+      writeFileSync(join(dir, 'evil\nname.js'), '');
+      execFileSync('mkfifo', [join(dir, 'fifo.js')]);
+      execFileSync('mkfifo', [join(dir, 'data.json')]);
+      symlinkSync('nowhere.js', join(dir, 'dangling.js'));
+      symlinkSync('loop.js', join(dir, 'loop.js'));
+      symlinkSync('fifo.js', join(dir, 'to-fifo.js'));
+      mkdirSync(join(dir, 'folder'));
+      execFileSync('mkfifo', [join(dir, 'folder/index.js')]);
+      mkdirSync(join(dir, 'dir.js'));
+      const entries = await scan(dir);
+      const seen = entries.map((e) => [e.file, e.refused?.toJSON()]);
+      expect(seen).toEqual([
+        ['a.js', undefined],
+        ['dangling.js', expect.objectContaining({ code: 'E_PLUGIN_PATH', reason: 'dangling', target: 'nowhere.js' })],
+        ['evil\nname.js', expect.objectContaining({ code: 'E_PLUGIN_PATH', reason: 'bad-name' })],
+        ['fifo.js', expect.objectContaining({ code: 'E_PLUGIN_PATH', reason: 'not-a-file', target: 'a FIFO (named pipe)' })],
+        ['folder/index.js', expect.objectContaining({ reason: 'not-a-file' })],
+        ['loop.js', expect.objectContaining({ reason: 'loop', target: 'loop.js' })],
+        ['to-fifo.js', expect.objectContaining({ reason: 'not-a-file', target: 'a FIFO (named pipe)' })],
+      ]);
+      // A reload's walk of one unit finds the same.
+      for (const unit of ['dangling.js', 'fifo.js', 'folder']) {
+        const tree = await walkTree(dir, [unit]);
+        expect([unit, tree.files, tree.notFiles.map((e) => e.file)]).toEqual([unit, [], [unit === 'folder' ? 'folder/index.js' : unit]]);
+      }
+      expect((await walkTree(dir)).files.sort()).toEqual(['a.js', 'evil\nname.js']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
