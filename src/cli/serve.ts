@@ -55,7 +55,15 @@ export const serveCommand: Command = async (args) => {
     log.fatal({ err: error instanceof SocketInUseError ? error.message : renderThrown(error) }, 'cannot open the control socket');
     return 1;
   }
-  const result = await daemon.start();
+  let result: Awaited<ReturnType<Daemon['start']>>;
+  try {
+    result = await daemon.start();
+  } catch (error) {
+    // A bug of plugd's own (a plugin's failure is reported, never thrown): still close whatever
+    // started, and the socket, rather than leave them behind.
+    log.fatal({ err: renderThrown(error) }, 'startup failed');
+    return shutdown(1);
+  }
   if (!result.ok) return shutdown(1);
   return new Promise<number>(() => undefined); // runs until a signal
 };
