@@ -1,7 +1,7 @@
 /** `plugd check <dir> [--json] [--init] [--timeout <ms>] [--locked] [--allow-insecure] [--disable <name>]...`. */
 import { stat } from 'node:fs/promises';
 import { checkIsolated } from '../check-isolated.js';
-import { table, wantsColour } from './output.js';
+import { escapeControl, table, wantsColour } from './output.js';
 import { UsageError, parse, timeoutOption, type Command } from './usage.js';
 
 /** Runs `plugd check`; resolves to the exit status. */
@@ -33,8 +33,8 @@ export const checkCommand: Command = async (args) => {
     let out = rows.length > 0 ? table(['TYPE', 'ID', 'STATUS', 'FILE'], rows, colour, 2) : 'no plugins registered\n';
     out += errors.length === 0
       ? `\nok: ${report.plugins.length} plugin(s), no problems\n`
-      : `\n${errors.length} problem(s):\n` + errors.map((e) => `  ${e.code}  ${e.message}\n`).join('');
-    if (report.warnings.length > 0) out += `\n${report.warnings.length} warning(s):\n` + report.warnings.map((w) => `  ${w.code}  ${w.message}\n`).join('');
+      : `\n${errors.length} problem(s):\n` + errors.map((e) => `  ${e.code}  ${escapeControl(e.message)}\n`).join('');
+    if (report.warnings.length > 0) out += `\n${report.warnings.length} warning(s):\n` + report.warnings.map((w) => `  ${w.code}  ${escapeControl(w.message)}\n`).join('');
     process.stdout.write(out);
   }
   return report.ok ? 0 : 1;

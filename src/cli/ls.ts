@@ -4,7 +4,7 @@ import { resolveConfig } from '../daemon/config.js';
 import { get } from '../daemon/control.js';
 import type { StatusDoc } from '../daemon/daemon.js';
 import { ConfigError } from '../core/errors.js';
-import { printable, table, wantsColour } from './output.js';
+import { escapeControl, table, wantsColour } from './output.js';
 import { UsageError, parse, type Command } from './usage.js';
 
 /** Prints the daemon's plugins; exit 1 when no daemon answers. */
@@ -40,7 +40,7 @@ export const lsCommand: Command = async (args) => {
   });
   let out = table(header, rows, colour, 2);
   const broken = doc.files.filter((f) => f.error !== undefined);
-  if (broken.length > 0) out += `\nfiles with errors:\n${broken.map((f) => `  ${printable(f.file)}  ${f.error?.code ?? ''}  ${f.error?.message ?? ''}\n`).join('')}`;
+  if (broken.length > 0) out += `\nfiles with errors:\n${broken.map((f) => `  ${escapeControl(f.file)}  ${f.error?.code ?? ''}  ${escapeControl(f.error?.message ?? '')}\n`).join('')}`;
   process.stdout.write(out);
   return 0;
 };

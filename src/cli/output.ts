@@ -1,9 +1,21 @@
 /**
  * Human output for the CLI: plain aligned tables (like `ctr plugins ls`), coloured only on a TTY
- * and never when NO_COLOR is set.
+ * and never when NO_COLOR is set. Text a plugin supplies (file names, thrown messages) is shown
+ * with its control characters escaped, so it cannot move the cursor, clear the screen or fake a
+ * line of the report; JSON output is left exact.
  */
 import { styleText } from 'node:util';
-import { hasControlCharacter } from '../util/render.js';
+import { CONTROL_CHARACTERS } from '../util/render.js';
+
+const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `text` with every control character (C0, DEL, C1) shown as a visible escape: `\n`, `\r`, `\t`,
+ * else `\xHH` (so ESC is `\x1b`). Everything else, backslashes included, is left as it is.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (c) => NAMED[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
 
 /** Colours a status word when `colour` is on. */
 export function paint(text: string, colour: boolean): string {
@@ -19,8 +31,12 @@ export function wantsColour(stream: NodeJS.WriteStream): boolean {
   return stream.isTTY && process.env.NO_COLOR === undefined;
 }
 
-/** Lays out `rows` under `header` in columns two spaces apart; `paintColumn` is coloured. */
-export function table(header: readonly string[], rows: readonly string[][], colour: boolean, paintColumn = -1): string {
+/**
+ * Lays out `rows` under `header` in columns two spaces apart; `paintColumn` is coloured. Every
+ * cell is shown through {@link escapeControl}.
+ */
+export function table(header: readonly string[], plain: readonly string[][], colour: boolean, paintColumn = -1): string {
+  const rows = plain.map((r) => r.map(escapeControl));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[], body: boolean): string => cells
     .map((cell, i) => {
@@ -30,12 +46,4 @@ export function table(header: readonly string[], rows: readonly string[][], colo
     .join('  ')
     .trimEnd();
   return [line(header, false), ...rows.map((r) => line(r, true))].join('\n') + '\n';
-}
-
-/**
- * A file name as a table shows it: as it is, or JSON-escaped (in quotes) when it holds a control
- * character, so that a name with a newline cannot forge a line of output.
- */
-export function printable(name: string): string {
-  return hasControlCharacter(name) ? JSON.stringify(name) : name;
 }

@@ -6,9 +6,9 @@
  */
 import { types } from 'node:util';
 import type { Location } from '../util/locate.js';
-import { renderThrown, safeGet } from '../util/render.js';
+import { ownData, renderThrown, safeGet, safeStack } from '../util/render.js';
 
-export { renderThrown, safeGet };
+export { ownData, renderThrown, safeGet, safeStack };
 
 /** The stable codes of every error plugd raises or reports. */
 export const ErrorCodes = {
@@ -621,9 +621,41 @@ export function reviveError(json: ErrorJSON): PlugdError {
   return error;
 }
 
-/** True when `value` is a {@link SkipPluginError} from any copy of plugd. Never throws. */
+/** How many `cause` links {@link isSkip} follows, like containerd's `errors.Is` unwrapping (bounded: a chain may loop). */
+export const MAX_CAUSE_DEPTH = 8;
+
+/**
+ * The {@link SkipPluginError} (from any copy of plugd: an Error whose `code` is `E_SKIP_PLUGIN`)
+ * that `value` is or wraps as its `cause`, up to {@link MAX_CAUSE_DEPTH} links deep. Reads only
+ * data properties (`cause` must be the error's own), never a getter or a Proxy trap.
+ */
+function skipOf(value: unknown): Error | undefined {
+  let at = value;
+  for (let depth = 0; depth <= MAX_CAUSE_DEPTH; depth++) {
+    if (!types.isNativeError(at) || types.isProxy(at)) return undefined;
+    if (safeGet(at, 'code') === ErrorCodes.SKIP_PLUGIN) return at;
+    at = ownData(at, 'cause');
+  }
+  return undefined;
+}
+
+/**
+ * True when `value` is a {@link SkipPluginError} from any copy of plugd, or an Error that wraps
+ * one as its `cause` (up to {@link MAX_CAUSE_DEPTH} links). Never throws, never runs its code.
+ */
 export function isSkip(value: unknown): boolean {
-  return types.isNativeError(value) && safeGet(value, 'code') === ErrorCodes.SKIP_PLUGIN;
+  return skipOf(value) !== undefined;
+}
+
+/**
+ * Why a plugin skipped itself: the message of the {@link SkipPluginError} that `value` is or wraps
+ * (rendered safely when it is not a readable string); `undefined` when `value` is no skip.
+ */
+export function skipReason(value: unknown): string | undefined {
+  const skip = skipOf(value);
+  if (skip === undefined) return undefined;
+  const message = safeGet(skip, 'message');
+  return typeof message === 'string' ? message : renderThrown(skip);
 }
 
 function quoteAll(names: readonly string[]): string {

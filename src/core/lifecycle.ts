@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import {
-  ConfigError, DependencyError, PluginCloseError, PluginInitError, isSkip, renderThrown,
+  ConfigError, DependencyError, PluginCloseError, PluginInitError, renderThrown, skipReason,
   type LifecycleFailureReason, type PlugdError,
 } from './errors.js';
 import type { GraphResult } from './graph.js';
@@ -203,7 +203,10 @@ export class Runtime implements Running {
   }
 
   /** A runtime with nothing started yet. */
-  static async create(options: StartOptions = {}): Promise<Runtime> {
+  static async create(given: StartOptions = {}): Promise<Runtime> {
+    // Only the options' own properties: a plugin that set Object.prototype.config (or .root...)
+    // must not hand every plugin its config sections (or directories).
+    const options = ownOptions(given);
     const temp: string[] = [];
     const root = options.root ?? await tempDir('root', temp);
     const state = options.state ?? await tempDir('state', temp);
@@ -318,7 +321,7 @@ export class Runtime implements Running {
       this.#settle({ ...base, status: 'skipped', error: unmet });
       return;
     }
-    const config = validateConfig(record, this.#options.config?.[name]);
+    const config = validateConfig(record, sectionOf(this.#options.config, name));
     if (config instanceof ConfigError) {
       this.#settle({ ...base, status: 'failed', error: config });
       return;
@@ -345,8 +348,9 @@ export class Runtime implements Running {
       this.#settle({ ...base, status: 'ok', initMs });
     } else {
       signal.abort();
-      if (result.kind === 'thrown' && isSkip(result.thrown)) {
-        this.#settle({ ...base, status: 'skipped', skipReason: renderSkip(result.thrown), initMs });
+      const skipped = result.kind === 'thrown' ? skipReason(result.thrown) : undefined;
+      if (skipped !== undefined) {
+        this.#settle({ ...base, status: 'skipped', skipReason: skipped, initMs });
       } else {
         this.#settle({ ...base, status: 'failed', initMs, error: failure(PluginInitError, record, result, this.#timeout) });
       }
@@ -395,6 +399,18 @@ function unmetRequirement(record: PluginRecord, byType: ReadonlyMap<string, Plug
   }
   if (missing.length === 0) return undefined;
   return DependencyError.notRunning(record.name, missing, blamed);
+}
+
+/** A null-prototype copy of the own properties of `options`. */
+function ownOptions(options: StartOptions): StartOptions {
+  const copy = Object.create(null) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(options)) copy[key] = value;
+  return copy;
+}
+
+/** The config section of plugin `name`: an own property of `config` only, never an inherited one. */
+function sectionOf(config: StartOptions['config'], name: string): unknown {
+  return config !== undefined && Object.hasOwn(config, name) ? config[name] : undefined;
 }
 
 function validateConfig(record: PluginRecord, section: unknown): unknown {
@@ -457,11 +473,6 @@ function lazyDir(dir: string): () => string {
     made = true;
     return dir;
   };
-}
-
-function renderSkip(thrown: unknown): string {
-  const message = (thrown as { message?: unknown }).message;
-  return typeof message === 'string' ? message : renderThrown(thrown);
 }
 
 async function tempDir(kind: string, created: string[]): Promise<string> {

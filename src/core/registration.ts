@@ -2,7 +2,7 @@
  * What a plugin module hands to `register()`, and how it is validated: a hand-written check on the
  * hot path, and the zod schema - loaded only then - to name every problem of an invalid one.
  */
-import { InvalidRegistrationError, renderThrown, safeGet, type ValidationIssue } from './errors.js';
+import { InvalidRegistrationError, ownData, renderThrown, safeGet, type ValidationIssue } from './errors.js';
 import { nearest } from '../util/hint.js';
 import { zod } from '../util/zod.js';
 
@@ -78,14 +78,29 @@ const KNOWN = new Set(KEYS);
 const isFunction = (v: unknown): boolean => typeof v === 'function';
 
 /**
+ * Whether `value` has a `safeParse` method. An ordinary read: zod defines it as a getter on its
+ * prototype, and the schema is the plugin's own code, called at init anyway.
+ */
+function isSchema(value: unknown): boolean {
+  try {
+    return (typeof value === 'object' || typeof value === 'function') && value !== null && isFunction(Reflect.get(value, 'safeParse'));
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Validates a raw registration. Returns the frozen, validated registration, or throws an
  * {@link InvalidRegistrationError} naming `file` and every problem. Never lets a hostile value
- * escape as anything else.
+ * escape as anything else. Only the registration's own enumerable properties count: a key
+ * inherited from a prototype (say an `Object.prototype.close` another plugin set) is never read.
  */
 export function validateRegistration(raw: unknown, file: string): ValidRegistration {
+  let fields: unknown;
   let valid: ValidRegistration | undefined;
   try {
-    valid = quickCheck(raw);
+    fields = ownFields(raw);
+    valid = quickCheck(fields);
   } catch {
     valid = undefined;
   }
@@ -93,16 +108,35 @@ export function validateRegistration(raw: unknown, file: string): ValidRegistrat
 }
 
 /**
+ * A null-prototype copy of `raw`'s own enumerable properties (and of its `requires` array's own
+ * items, a hole being `undefined`), so that nothing inherited is read; anything but a plain
+ * object is returned as it is. Reads the plugin's own getters: this runs in its own register() call.
+ */
+export function ownFields(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const copy = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(raw)) copy[key] = (raw as Record<string, unknown>)[key];
+  const requires = copy.requires;
+  if (Array.isArray(requires)) {
+    const items = requires as unknown[];
+    copy.requires = Array.from({ length: items.length }, (_, i) => (Object.hasOwn(items, i) ? items[i] : undefined));
+  }
+  return copy;
+}
+
+/**
  * The registration when it is valid, else `undefined`: exactly the rules of the zod schema below
- * (a test holds the two to the same verdicts), at a fraction of its cost.
+ * (a test holds the two to the same verdicts), at a fraction of its cost. Reads `raw`'s own
+ * properties only: give it {@link ownFields}' copy.
  */
 export function quickCheck(raw: unknown): ValidRegistration | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
   for (const key of Object.keys(raw)) if (!KNOWN.has(key)) return undefined;
-  const { type, id, requires, config, init, close } = raw as Partial<Record<string, unknown>>;
+  const own = (key: string): unknown => (Object.hasOwn(raw, key) ? (raw as Record<string, unknown>)[key] : undefined);
+  const [type, id, requires, config, init, close] = KEYS.map(own);
   if (typeof type !== 'string' || !PLUGIN_NAME.test(type) || typeof id !== 'string' || !PLUGIN_NAME.test(id)) return undefined;
   if (typeof init !== 'function' || (close !== undefined && typeof close !== 'function')) return undefined;
-  if (config !== undefined && !isFunction(safeGet(config, 'safeParse'))) return undefined;
+  if (config !== undefined && !isSchema(config)) return undefined;
   let needs: string[] = [];
   if (requires !== undefined) {
     if (!Array.isArray(requires)) return undefined;
@@ -136,7 +170,7 @@ function buildSchema() {
     type: name,
     id: name,
     requires: z.array(z.string().regex(REQUIREMENT, 'must be a plugin type or "*"')).optional(),
-    config: z.custom<ConfigSchema>((v) => isFunction(safeGet(v, 'safeParse')), 'must be a zod schema').optional(),
+    config: z.custom<ConfigSchema>(isSchema, 'must be a zod schema').optional(),
     init: z.custom<(ctx: InitContext) => unknown>(isFunction, 'must be a function'),
     close: z.custom<(instance: unknown) => unknown>(isFunction, 'must be a function').optional(),
   }).superRefine((reg, ctx) => {
@@ -154,19 +188,23 @@ function buildSchema() {
 function explain(raw: unknown, file: string): ValidRegistration {
   let result: ReturnType<Schema['safeParse']>;
   try {
-    result = registrationSchema().safeParse(raw);
+    result = registrationSchema().safeParse(ownFields(raw));
   } catch (thrown) {
     throw new InvalidRegistrationError(file, nameOf(raw), [{ code: 'unreadable', path: [], message: `the registration could not be read: ${renderThrown(thrown)}` }]);
   }
   if (!result.success) throw new InvalidRegistrationError(file, nameOf(raw), toIssues(result.error.issues));
-  const reg = result.data;
-  return freeze(reg.type, reg.id, reg.requires ?? [], reg.config, reg.init, reg.close);
+  // zod's output is an ordinary object: a key the registration lacks would be read from
+  // Object.prototype, so every field is taken as an own property.
+  const reg = result.data as unknown as Record<string, unknown>;
+  const own = (key: string): unknown => ownData(reg, key);
+  return freeze(own('type') as string, own('id') as string, (own('requires') ?? []) as string[], own('config') as ConfigSchema | undefined,
+    own('init') as ValidRegistration['init'], own('close') as ValidRegistration['close']);
 }
 
-/** The `${type}.${id}` name of a raw registration, when both are readable strings. */
+/** The `${type}.${id}` name of a raw registration, when both are its own readable strings. */
 export function nameOf(raw: unknown): string | undefined {
-  const type = safeGet(raw, 'type');
-  const id = safeGet(raw, 'id');
+  const type = ownData(raw, 'type');
+  const id = ownData(raw, 'id');
   return typeof type === 'string' && typeof id === 'string' ? `${type}.${id}` : undefined;
 }
 

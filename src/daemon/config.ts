@@ -6,7 +6,7 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
-import { ConfigError, renderThrown, safeGet, type ValidationIssue } from '../core/errors.js';
+import { ConfigError, ownData, renderThrown, safeGet, type ValidationIssue } from '../core/errors.js';
 import { nearest } from '../util/hint.js';
 import { DEFAULT_TIMEOUT, MAX_TIMEOUT } from '../core/lifecycle.js';
 import { PLUGIN_NAME, toIssues } from '../core/registration.js';
@@ -90,7 +90,8 @@ export async function resolveConfig(flags: ServeFlags, cwd: string): Promise<Dae
       load: flags.timeout ?? doc?.timeouts?.load ?? DEFAULT_TIMEOUTS.load,
       init: flags.timeout ?? doc?.timeouts?.init ?? DEFAULT_TIMEOUTS.init,
     },
-    plugins: doc?.plugins ?? {},
+    // No prototype: a section is looked up by plugin name, and must never be an inherited key.
+    plugins: doc?.plugins ?? (Object.create(null) as DaemonConfig['plugins']),
     watch: {
       quietMs: doc?.watch?.quiet_ms ?? DEFAULT_WATCH.quietMs,
       heapBudgetMb: doc?.watch?.heap_budget_mb ?? DEFAULT_WATCH.heapBudgetMb,
@@ -209,7 +210,7 @@ function validate(doc: unknown, file: string): FileConfig {
   if (!result.success || issues.length > 0) throw new ConfigError(issues, { file });
   // The sections as parsed (null-prototype tables), not zod's copies: copying assigns keys, and a
   // section or setting named "__proto__" would then set a prototype instead of being kept.
-  const plugins = safeGet(doc, 'plugins') as DaemonConfig['plugins'] | undefined;
+  const plugins = ownData(doc, 'plugins') as DaemonConfig['plugins'] | undefined;
   return { ...result.data, plugins };
 }
 
@@ -231,8 +232,8 @@ function withHints(issue: { code: string; path: PropertyKey[]; message: string }
 
 /** A plugin both disabled and required can never satisfy `required_plugins`. */
 function conflicts(doc: unknown): ValidationIssue[] {
-  const disabled = safeGet(doc, 'disabled_plugins');
-  const required = safeGet(doc, 'required_plugins');
+  const disabled = ownData(doc, 'disabled_plugins');
+  const required = ownData(doc, 'required_plugins');
   if (!Array.isArray(disabled) || !Array.isArray(required)) return [];
   const off = new Set(disabled.filter((n): n is string => typeof n === 'string'));
   const issues: ValidationIssue[] = [];

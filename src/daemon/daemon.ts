@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { DaemonConfig } from './config.js';
 import { unknownPluginSections } from './config.js';
-import { renderThrown, type PlugdError } from '../core/errors.js';
+import { renderThrown, safeStack, type PlugdError } from '../core/errors.js';
 import { importEntries, type ModuleOutcome } from '../load/evaluate.js';
 import { resolveGraph } from '../core/graph.js';
 import { Runtime, type PluginState, type PluginStatus } from '../core/lifecycle.js';
@@ -650,11 +650,7 @@ function unitPrefix(file: string): string {
   return unit === file ? file : `${unit}/`;
 }
 
+/** `error`'s stack (a data property, read without running a getter or a Proxy trap), else its rendering. */
 function renderStack(error: unknown): string {
-  try {
-    const stack = (error as { stack?: unknown }).stack;
-    return typeof stack === 'string' ? stack : renderThrown(error);
-  } catch {
-    return '';
-  }
+  return safeStack(error) ?? renderThrown(error);
 }

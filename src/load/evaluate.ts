@@ -5,11 +5,12 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, relative, sep } from 'node:path';
+import { types } from 'node:util';
 import { channel, type LoadScope } from '../core/channel.js';
 import { Deadlines, TIMED_OUT } from '../core/deadline.js';
 import {
-  DuplicatePluginError, IntegrityError, PluginPathError, PluginPermissionsError, LateRegistrationError, PluginLoadError, safeGet,
-  type LoadFailureReason, type PlugdError,
+  DuplicatePluginError, IntegrityError, InvalidRegistrationError, PluginPathError, PluginPermissionsError, LateRegistrationError,
+  PluginLoadError, ownData, safeGet, type LoadFailureReason, type PlugdError,
 } from '../core/errors.js';
 import { nameOf, validateRegistration, type ValidRegistration } from '../core/registration.js';
 import { fileUrl } from '../util/file-url.js';
@@ -45,10 +46,21 @@ export interface EvaluateOptions {
 const RESOLVE_CODES = new Set(['ERR_MODULE_NOT_FOUND', 'MODULE_NOT_FOUND', 'ERR_UNSUPPORTED_DIR_IMPORT',
   'ERR_PACKAGE_PATH_NOT_EXPORTED', 'ERR_INVALID_MODULE_SPECIFIER', 'ERR_UNKNOWN_FILE_EXTENSION', 'ERR_PACKAGE_IMPORT_NOT_DEFINED']);
 
+/**
+ * The most `register()` calls one module may make: past it, each further call throws an
+ * `E_INVALID_REGISTRATION` naming the file (reported once), so a runaway loop costs bounded time
+ * and memory, and the module commits nothing.
+ */
+export const MAX_REGISTRATIONS_PER_MODULE = 10_000;
+
 /** Collects the registrations of one module while it evaluates. */
 class ModuleScope implements LoadScope {
   registrations: ValidRegistration[] = [];
   errors: PlugdError[] = [];
+  /** The names registered so far: the in-file duplicate check is one lookup, not a scan. */
+  readonly #names = new Set<string>();
+  #calls = 0;
+  #overLimit: InvalidRegistrationError | undefined;
   /** Set once the module's import settled (or timed out): later calls are late. */
   settled = false;
   /** Set when the module failed: its late calls are not reported again. */
@@ -60,6 +72,7 @@ class ModuleScope implements LoadScope {
       if (!this.failed) this.onLate(new LateRegistrationError(this.file, nameOf(raw) ?? '?'));
       return;
     }
+    if (++this.#calls > MAX_REGISTRATIONS_PER_MODULE) throw this.#tooMany();
     let reg: ValidRegistration;
     try {
       reg = validateRegistration(raw, this.file);
@@ -67,12 +80,26 @@ class ModuleScope implements LoadScope {
       this.errors.push(error as PlugdError);
       throw error;
     }
-    if (this.registrations.some((r) => r.name === reg.name)) {
+    if (this.#names.has(reg.name)) {
       const error = new DuplicatePluginError(this.file, reg.name, this.file);
       this.errors.push(error);
       throw error;
     }
+    this.#names.add(reg.name);
     this.registrations.push(reg);
+  }
+
+  /** The one error of a module past the limit (made and reported once, thrown at every further call). */
+  #tooMany(): InvalidRegistrationError {
+    if (this.#overLimit === undefined) {
+      this.#overLimit = new InvalidRegistrationError(this.file, undefined, [{
+        code: 'too_many_registrations', path: [],
+        message: `the module called register() more than ${MAX_REGISTRATIONS_PER_MODULE} times, the most one module may; ` +
+          'split its plugins across several files',
+      }]);
+      this.errors.push(this.#overLimit);
+    }
+    return this.#overLimit;
   }
 }
 
@@ -141,11 +168,26 @@ function hookRefusal(thrown: unknown, plan: LoadPlan): IntegrityError | PluginPe
   if (code === 'E_INTEGRITY' && plan.admission?.lock !== undefined && (reason === 'mismatch' || reason === 'unlisted') && typeof actual === 'string') {
     return new IntegrityError(file, reason, { ...(typeof expected === 'string' ? { expected } : {}), actual });
   }
-  if (code === 'E_PLUGIN_PERMISSIONS' && typeof mode === 'number' && typeof owner === 'number' && Array.isArray(owners)) {
+  const uids = numbers(owners);
+  if (code === 'E_PLUGIN_PERMISSIONS' && typeof mode === 'number' && typeof owner === 'number' && uids !== undefined) {
     const rel = relative(plan.dir, file);
-    return new PluginPermissionsError(sep === '/' ? rel : rel.split(sep).join('/'), mode, owner, owners as number[], file, typeof writable === 'number' ? writable : undefined);
+    return new PluginPermissionsError(sep === '/' ? rel : rel.split(sep).join('/'), mode, owner, uids, file, typeof writable === 'number' ? writable : undefined);
   }
   return undefined;
+}
+
+/** A copy of `value` when it is a short array of numbers, read through its own data properties only. */
+function numbers(value: unknown): number[] | undefined {
+  if (!Array.isArray(value) || types.isProxy(value)) return undefined;
+  const length = ownData(value, 'length');
+  if (typeof length !== 'number' || length > 16) return undefined;
+  const out: number[] = [];
+  for (let i = 0; i < length; i++) {
+    const n = ownData(value, i);
+    if (typeof n !== 'number') return undefined;
+    out.push(n);
+  }
+  return out;
 }
 
 

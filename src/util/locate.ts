@@ -1,12 +1,11 @@
 /**
  * Where in a plugin's own file a thrown value points, for reports and CI annotations: the first
  * stack frame in that file. (An ESM syntax error's stack names no file: Node keeps its location
- * to itself, so none is reported.) Reads the value's `stack` without ever
- * throwing and leaves a Proxy alone; a frame's generation query is not part of its file.
+ * to itself, so none is reported.) Reads the value's `stack` without ever throwing or running its
+ * code, and leaves a Proxy alone; a frame's generation query is not part of its file.
  */
 import { fileURLToPath } from 'node:url';
-import { types } from 'node:util';
-import { safeGet } from './render.js';
+import { safeStack } from './render.js';
 import { realPath } from './real-path.js';
 
 /** A position in a file, 1-based. */
@@ -20,9 +19,8 @@ const FRAME = /(file:\/\/[^\s():?]+|\/[^\s():?]+)(?:\?[^\s():]*)?:(\d+)(?::(\d+)
 
 /** The first place in `stack` of `thrown` that lies in the file at `path` (absolute; symlinks resolved). */
 export function locate(thrown: unknown, path: string): Location | undefined {
-  if (types.isProxy(thrown)) return undefined;
-  const stack = safeGet(thrown, 'stack');
-  if (typeof stack !== 'string') return undefined;
+  const stack = safeStack(thrown);
+  if (stack === undefined) return undefined;
   const file = realPath(path);
   for (const match of stack.matchAll(FRAME)) {
     const [, where = '', line = '', column] = match;

@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import {
   ConfigError, DependencyError, DuplicatePluginError, ErrorCodes, InvalidRegistrationError, LateRegistrationError,
   LoadFailedError, NoLoadInProgressError, PlugdError, PluginCloseError, PluginInitError, PluginLoadError,
-  SkipPluginError, isSkip, renderThrown, safeGet,
+  MAX_CAUSE_DEPTH, SkipPluginError, isSkip, ownData, renderThrown, safeGet, safeStack, skipReason,
 } from '../../src/core/errors.js';
 
 /** Counts every call of the hostile values' own code: rendering must not run it. */
@@ -48,6 +48,22 @@ function hostileError(): Error {
   return error;
 }
 
+/** An Error whose class's `name` is a getter: its stack would be formatted by calling it. */
+function getterNamedError(): Error {
+  class Sneaky extends Error {
+    override get name(): string { return touch(); }
+  }
+  const error = new Sneaky('readable');
+  return error;
+}
+
+/** An Error whose prototype chain leads into a Proxy that traps everything. */
+function errorWithHostileProto(): Error {
+  const error = new Error('behind a proxy');
+  Object.setPrototypeOf(error, hostileProxy());
+  return error;
+}
+
 function namelessError(): Error {
   const error = new Error('no name');
   error.name = '';
@@ -75,9 +91,11 @@ describe('renderThrown', () => {
     ['null-prototype object', () => Object.assign(Object.create(null) as object, { code: 'np' }), "[Object: null prototype] { code: 'np' }"],
     ['array', () => [1, 'two'], "[ 1, 'two' ]"],
     ['circular object', () => circular, /\[Circular \*1\]/],
-    ['hostile proxy', () => hostileProxy(), /Proxy \[/],
-    ['hostile function proxy', () => hostileProxy(function target(): void { /* empty */ }), /Proxy \[ \[Function: target\]/],
-    ['revoked proxy', () => revokedProxy(), /Revoked Proxy/],
+    ['hostile proxy', () => hostileProxy(), '[Proxy]'],
+    ['hostile function proxy', () => hostileProxy(function target(): void { /* empty */ }), '[Proxy]'],
+    ['revoked proxy', () => revokedProxy(), '[Proxy]'],
+    ['Proxy of an Error', () => new Proxy(new Error('inside'), {}), '[Proxy]'],
+    ['object holding a hostile proxy', () => ({ inner: hostileProxy() }), /inner: Proxy \[/],
     ['hostile object', () => hostileObject(), /message: \[Getter\]/],
     ['Error', () => new Error('boom'), 'Error: boom'],
     ['TypeError without message', () => new TypeError(), 'TypeError'],
@@ -96,12 +114,19 @@ describe('renderThrown', () => {
     expect(rendered!.length).toBeLessThan(2_000);
   });
 
-  test('never runs a non-Error value\'s own code (traps, toString, getters, custom inspectors)', () => {
+  test('never runs a value\'s own code (traps, toString, getters, custom inspectors), Errors included', () => {
     touched = 0;
-    for (const value of [hostileProxy(), hostileProxy(function target(): void { /* empty */ }), hostileObject(), revokedProxy()]) {
+    for (const value of [hostileProxy(), hostileProxy(function target(): void { /* empty */ }), hostileObject(), revokedProxy(),
+      hostileError(), getterNamedError(), errorWithHostileProto(), { inner: hostileProxy() }]) {
       renderThrown(value);
+      new PluginLoadError('x.js', 'throw', value);
     }
     expect(touched).toBe(0);
+  });
+
+  test('an Error is rendered by its data properties, its own or its classes\'', () => {
+    expect(renderThrown(getterNamedError())).toBe('Error: readable');
+    expect(renderThrown(errorWithHostileProto())).toBe('Error: behind a proxy');
   });
 
   test('a PluginLoadError of each hostile value has a message naming the file and the rendering', () => {
@@ -117,7 +142,34 @@ describe('renderThrown', () => {
   });
 });
 
-describe('safeGet', () => {
+describe('safeGet, ownData and safeStack', () => {
+  test('safeGet reads a data property, own or inherited, and never a getter or through a Proxy', () => {
+    touched = 0;
+    expect(safeGet(new PluginConfigError('x'), 'name')).toBe('PluginConfigError');
+    expect(safeGet(Object.create({ a: 2 }) as object, 'a')).toBe(2);
+    expect(safeGet({ get a(): number { return touch(); } }, 'a')).toBeUndefined();
+    expect(safeGet(Object.create(hostileProxy()) as object, 'a')).toBeUndefined();
+    expect(touched).toBe(0);
+  });
+
+  test('ownData reads own data properties only', () => {
+    expect(ownData({ a: 1 }, 'a')).toBe(1);
+    expect(ownData(Object.create({ a: 2 }) as object, 'a')).toBeUndefined();
+    expect(ownData({ get a(): number { return touch(); } }, 'a')).toBeUndefined();
+    expect(ownData(new Proxy({ a: 1 }, {}), 'a')).toBeUndefined();
+    expect(ownData(null, 'a')).toBeUndefined();
+  });
+
+  test('safeStack reads an Error\'s stack, but never when formatting it would run a getter', () => {
+    touched = 0;
+    expect(safeStack(new Error('plain'))).toContain('Error: plain');
+    expect(safeStack({ stack: 'a data stack' })).toBe('a data stack');
+    expect(safeStack(getterNamedError())).toBeUndefined();
+    expect(safeStack(hostileError())).toBeUndefined();
+    expect(safeStack(new Proxy(new Error('x'), {}))).toBeUndefined();
+    expect(touched).toBe(0);
+  });
+
   test('reads a property without ever throwing', () => {
     expect(safeGet({ a: 1 }, 'a')).toBe(1);
     expect(safeGet(hostileProxy(), 'a')).toBeUndefined();
@@ -253,5 +305,45 @@ describe('error classes', () => {
     expect(isSkip('E_SKIP_PLUGIN')).toBe(false);
     expect(isSkip(hostileProxy())).toBe(false);
     expect(isSkip(hostileError())).toBe(false);
+  });
+
+  test('a SkipPluginError wrapped as an Error\'s own cause is a skip, up to MAX_CAUSE_DEPTH links deep', () => {
+    const wrap = (inner: unknown, depth: number): unknown => {
+      let at = inner;
+      for (let i = 0; i < depth; i++) at = new Error(`wrapper ${i}`, { cause: at });
+      return at;
+    };
+    const skip = new SkipPluginError('no GPU here');
+    expect(isSkip(wrap(skip, 1))).toBe(true);
+    expect(skipReason(wrap(skip, 1))).toBe('no GPU here');
+    expect(isSkip(wrap(skip, MAX_CAUSE_DEPTH))).toBe(true);
+    expect(isSkip(wrap(skip, MAX_CAUSE_DEPTH + 1))).toBe(false);
+    // A loop ends at the bound.
+    const loop = new Error('loop');
+    (loop as { cause?: unknown }).cause = loop;
+    expect(isSkip(loop)).toBe(false);
+    expect(skipReason(new Error('plain'))).toBeUndefined();
+  });
+
+  test('a cause behind a getter, an inherited cause or a Proxy in the chain is never followed', () => {
+    touched = 0;
+    const skip = new SkipPluginError('hidden');
+    const getter = new Error('outer');
+    Object.defineProperty(getter, 'cause', { get: () => { touch(); return skip; } });
+    expect(isSkip(getter)).toBe(false);
+    const inherited = Object.create(new Error('proto', { cause: skip })) as Error;
+    expect(isSkip(new Error('outer', { cause: inherited }))).toBe(false);
+    expect(isSkip(new Error('outer', { cause: new Proxy(skip, {}) }))).toBe(false);
+    expect(isSkip(new Error('outer', { cause: hostileProxy() }))).toBe(false);
+    expect(touched).toBe(0);
+  });
+
+  test('a skip whose message is a throwing getter is still a skip, with a safe reason', () => {
+    touched = 0;
+    const skip = Object.assign(new Error(), { code: 'E_SKIP_PLUGIN' });
+    Object.defineProperty(skip, 'message', { get: touch });
+    expect(isSkip(skip)).toBe(true);
+    expect(skipReason(skip)).toBe('Error: <unreadable message>');
+    expect(touched).toBe(0);
   });
 });

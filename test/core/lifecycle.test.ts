@@ -20,6 +20,7 @@ interface Recorded {
   __plugdStar?: string[];
   __plugdClose?: string[];
   __plugdInitFailures?: { signals: Record<string, AbortSignal>; closed: string[] };
+  __plugdHostileSkip?: string[];
 }
 const recorded = globalThis as unknown as Recorded;
 
@@ -465,6 +466,47 @@ describe('init failures (fixtures/init-failures)', () => {
     expect(recorded.__plugdInitFailures?.closed).toEqual(['late']);
     expect(await running.close()).toEqual([]);
     expect(recorded.__plugdInitFailures?.closed).toEqual(['late', 'ok']);
+  });
+});
+
+describe('hostile skips (fixtures/hostile-skip)', () => {
+  test('a SkipPluginError wrapped as a cause, and a skip whose message getter throws, are skips; the others start and close', async () => {
+    recorded.__plugdHostileSkip = [];
+    const { running } = await start('hostile-skip');
+    expect(running.plugins.map((p) => [p.name, p.status])).toEqual([
+      ['test.hostile.v1.started', 'ok'], ['test.hostile.v1.skip-getter', 'skipped'],
+      ['test.hostile.v1.wrapped-skip', 'skipped'], ['test.hostile.v1.after', 'ok'],
+    ]);
+    expect(running.errors).toEqual([]);
+    // The wrapped skip's reason is the SkipPluginError's; an unreadable message is rendered safely.
+    expect(state(running, 'test.hostile.v1.wrapped-skip').skipReason).toBe('no GPU on this machine');
+    expect(state(running, 'test.hostile.v1.skip-getter').skipReason).toBe('Error: <unreadable message>');
+    expect(await running.close()).toEqual([]);
+    expect(recorded.__plugdHostileSkip).toEqual(['close:after', 'close:started']);
+  });
+});
+
+describe('a plugin that pollutes Object.prototype (fixtures/pollution)', () => {
+  const proto = Object.prototype as Record<string, unknown>;
+  afterEach(() => {
+    delete proto.config;
+    delete proto.close;
+    delete proto.requires;
+  });
+
+  test('another plugin gets no config section or schema, close or requires from Object.prototype', async () => {
+    const { registry, running } = await start('pollution');
+    expect(Object.hasOwn(proto, 'config')).toBe(true); // the fixture did pollute
+    expect(registry.plugins().map((p) => [p.name, p.requires])).toEqual([['test.pollution.v1.polluter', []], ['test.pollution.v1.victim', []]]);
+    expect(running.plugins.map((p) => [p.name, p.status])).toEqual([['test.pollution.v1.polluter', 'ok'], ['test.pollution.v1.victim', 'ok']]);
+    expect(running.errors).toEqual([]);
+    expect(await running.close()).toEqual([]);
+  });
+
+  test('a config section is only ever an own property of the config given', async () => {
+    const { running } = await start('pollution', { config: {} });
+    expect(state(running, 'test.pollution.v1.victim').status).toBe('ok');
+    await running.close();
   });
 });
 

@@ -1,7 +1,7 @@
-import { describe, expect, test } from '@jest/globals';
+import { afterEach, describe, expect, test } from '@jest/globals';
 import { z } from 'zod';
 import { InvalidRegistrationError } from '../../src/core/errors.js';
-import { nameOf, quickCheck, registrationSchema, toIssues, validateRegistration } from '../../src/core/registration.js';
+import { nameOf, ownFields, quickCheck, registrationSchema, toIssues, validateRegistration } from '../../src/core/registration.js';
 
 const init = (): object => ({});
 
@@ -170,8 +170,51 @@ describe('the quick check and the zod schema', () => {
     ['a class instance', Object.assign(new (class Reg {})(), { type: 'io.x.v1', id: 'y', init })],
     ['null prototype', Object.assign(Object.create(null) as object, { type: 'io.x.v1', id: 'y', init })],
     ['inherited init', Object.assign(Object.create({ init }) as object, { type: 'io.x.v1', id: 'y' })],
+    ['inherited requires item', { type: 'io.x.v1', id: 'y', requires: Object.setPrototypeOf([, 'io.a.v1'], Object.assign([], { 0: 'io.b.v1' })) as unknown, init }], // eslint-disable-line no-sparse-arrays
   ];
   test.each(cases)('%s: same verdict', (_, raw) => {
-    expect(quickCheck(raw) !== undefined).toBe(registrationSchema().safeParse(raw).success);
+    const fields = ownFields(raw);
+    expect(quickCheck(fields) !== undefined).toBe(registrationSchema().safeParse(fields).success);
+  });
+});
+
+describe('only own properties count (a polluted Object.prototype changes no registration)', () => {
+  const proto = Object.prototype as Record<string, unknown>;
+  afterEach(() => {
+    delete proto.config;
+    delete proto.close;
+    delete proto.requires;
+    delete proto.init;
+    delete proto.type;
+    delete proto.id;
+  });
+
+  function pollute(): { closed: unknown[] } {
+    const closed: unknown[] = [];
+    proto.config = { safeParse: () => ({ success: true, data: { stolen: true } }) };
+    proto.close = (instance: unknown) => { closed.push(instance); };
+    proto.requires = ['io.elsewhere.v1'];
+    return { closed };
+  }
+
+  test('a registration without config, close or requires gets none of Object.prototype\'s', () => {
+    pollute();
+    for (const reg of [validateRegistration({ type: 'io.x.v1', id: 'y', init }, 'y.js'), quickCheck(ownFields({ type: 'io.x.v1', id: 'y', init }))]) {
+      expect(reg).toMatchObject({ name: 'io.x.v1.y', requires: [], config: undefined, close: undefined });
+    }
+  });
+
+  test('nor does a class instance\'s registration', () => {
+    pollute();
+    const reg = validateRegistration(Object.assign(new (class Reg {})(), { type: 'io.x.v1', id: 'z', init }), 'z.js');
+    expect(reg).toMatchObject({ requires: [], config: undefined, close: undefined });
+  });
+
+  test('an inherited init, type or id does not make a registration valid', () => {
+    proto.init = init;
+    proto.type = 'io.x.v1';
+    proto.id = 'y';
+    expect(() => validateRegistration({}, 'e.js')).toThrow(InvalidRegistrationError);
+    expect(nameOf({})).toBeUndefined();
   });
 });

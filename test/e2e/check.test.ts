@@ -195,6 +195,26 @@ describe('plugd check --json', () => {
   }, 120_000);
 });
 
+describe('plugd check --init: hostile plugins', () => {
+  test('a skip whose message getter throws, and a wrapped skip, are reported skips; the others start (fixtures/hostile-skip)', async () => {
+    const run = await plugd(['check', 'fixtures/hostile-skip', '--init', '--json']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const doc = parse(run.stdout);
+    expect(doc.ok).toBe(true);
+    expect(doc.plugins.map((p) => [p.id, p.status])).toEqual([['started', 'ok'], ['skip-getter', 'skipped'], ['wrapped-skip', 'skipped'], ['after', 'ok']]);
+  });
+
+  test('a plugin that pollutes Object.prototype.{config,close,requires} changes no other plugin (fixtures/pollution)', async () => {
+    const run = await plugd(['check', 'fixtures/pollution', '--init', '--json']);
+    expect(run.stderr).toBe('');
+    const doc = parse(run.stdout);
+    expect(doc.errors).toEqual([]);
+    expect(doc.plugins.map((p) => [p.id, p.requires, p.status])).toEqual([['polluter', [], 'ok'], ['victim', [], 'ok']]);
+    expect(run.code).toBe(0);
+  });
+});
+
 describe('plugd check: human output and usage errors', () => {
   test('a table of TYPE, ID, STATUS, FILE and the problems', async () => {
     const dir = await tempPluginDir({ 'a.js': register('io.t.v1', 'a'), 'b.js': 'throw "x";\n' });
@@ -204,6 +224,25 @@ describe('plugd check: human output and usage errors', () => {
     expect(run.stdout).toMatch(/io\.t\.v1\s+a\s+ok\s+a\.js/);
     expect(run.stdout).toContain('E_PLUGIN_LOAD');
     expect(run.stdout).not.toContain('\u001b['); // no colour when not a TTY
+  });
+
+  test('control characters in file names and thrown messages are shown escaped, never raw; JSON keeps them exact', async () => {
+    const ESC = String.fromCharCode(27);
+    const fake = `\n${ESC}[2J${ESC}[Hok: 0 plugin(s), no problems`;
+    const dir = await tempPluginDir({
+      'a.js': `throw new Error(${JSON.stringify(fake)});\n`,
+      // (fast-glob lists no name with a newline in it: such a file is never a plugin.)
+      [`b${ESC}[31m\tc.js`]: register('io.t.v1', 'b'),
+    });
+    const run = await plugd(['check', dir]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).not.toContain(ESC);
+    expect(run.stdout).toContain('Error: \\n\\x1b[2J\\x1b[Hok: 0 plugin(s), no problems');
+    expect(run.stdout).toMatch(/io\.t\.v1\s+b\s+ok\s+b\\x1b\[31m\\tc\.js\n/);
+    const json = await plugd(['check', dir, '--json']);
+    const doc = parse(json.stdout);
+    expect(doc.errors[0]?.message).toContain(fake);
+    expect(doc.plugins[0]?.file).toBe(`b${ESC}[31m\tc.js`);
   });
 
   test('on a TTY the table is coloured, unless NO_COLOR is set', () => {

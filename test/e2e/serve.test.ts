@@ -134,6 +134,36 @@ describe('plugd serve', () => {
     expect(existsSync(join(p.state, 'plugd.sock'))).toBe(false);
   });
 
+  test('a skip whose message getter throws is a skip: the others start, the daemon stays up and closes cleanly', async () => {
+    const p = await project({
+      'a.js': recorder('io.t.a.v1', 'started'),
+      'b.js': `import { register } from 'plugd';
+register({ type: 'io.t.b.v1', id: 'hostile', init: () => {
+  const skip = Object.assign(new Error(), { code: 'E_SKIP_PLUGIN' });
+  Object.defineProperty(skip, 'message', { get() { throw new Error('do not read my message'); } });
+  throw skip;
+} });
+`,
+      'c.js': recorder('io.t.c.v1', 'after'),
+      [`d${String.fromCharCode(27)}[2J.js`]: "throw new Error('\\u001b[2Jall clear');\n",
+    });
+    const d = start(['--plugins', p.plugins, '--state', p.state, '--root', p.root]);
+    const ready = await d.waitFor(msg('ready'));
+    expect(ready).toMatchObject({ ok: 2, skipped: 1, failed: 0 });
+    expect(d.lines.find(msg('plugin skipped', { plugin: 'io.t.b.v1.hostile' }))).toMatchObject({ reason: 'Error: <unreadable message>' });
+    const sock = join(p.state, 'plugd.sock');
+    expect((await get(sock, '/v1/health')).status).toBe(200);
+    // ls's human output escapes what a plugin supplied (its file name, its message).
+    const ls = await plugd(['ls', '--state', p.state]);
+    expect(ls.stdout).not.toContain(String.fromCharCode(27));
+    expect(ls.stdout).toContain('d\\x1b[2J.js  E_PLUGIN_LOAD');
+    expect(ls.stdout).toContain('Error: \\x1b[2Jall clear');
+    d.child.kill('SIGTERM');
+    expect(await d.exited()).toBe(0);
+    expect(events(p.events)).toEqual(['init:io.t.a.v1.started', 'init:io.t.c.v1.after', 'close:io.t.c.v1.after', 'close:io.t.a.v1.started']);
+    expect(existsSync(sock)).toBe(false);
+  });
+
   test('disabled plugins are never initialized; their dependents are skipped', async () => {
     const p = await project({
       'a.js': recorder('io.t.a.v1', 'off'),

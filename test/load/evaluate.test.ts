@@ -5,7 +5,7 @@ import { describe, expect, test } from '@jest/globals';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DuplicatePluginError, InvalidRegistrationError, LateRegistrationError, NoLoadInProgressError, PluginLoadError } from '../../src/core/errors.js';
-import { evaluate, type ModuleOutcome } from '../../src/load/evaluate.js';
+import { MAX_REGISTRATIONS_PER_MODULE, evaluate, type ModuleOutcome } from '../../src/load/evaluate.js';
 import { register } from '../../src/core/channel.js';
 import { scan } from '../../src/load/scan.js';
 import { freshLoad, planDir, type LoadPlan } from '../../src/load/plan.js';
@@ -92,7 +92,7 @@ describe('evaluate: hostile top-level throws', () => {
     ['null-prototype.js', "[Object: null prototype] { code: 'np' }", NOT_COMPARED],
     // A hostile value may be touched by the runtime on its way out (plain Node reads `stack` and
     // rejects with whatever the trap/getter threw); either way the message stays readable.
-    ['proxy.js', /Proxy \[ \[Function: target\]|Error: trap fired/, NOT_COMPARED],
+    ['proxy.js', /\[Proxy\]|Error: trap fired/, NOT_COMPARED],
     ['hostile-object.js', /message: \[Getter\]|Error: do not touch/, NOT_COMPARED],
     ['hostile-error.js', /Error: (do not touch|<unreadable message>)/, NOT_COMPARED],
     ['error-subclass.js', 'PluginConfigError: bad config', NOT_COMPARED],
@@ -252,5 +252,35 @@ describe('evaluate: late registrations', () => {
     // A module that failed is reported once: its late call is not reported again.
     expect(out['failed.js']!.errors.map((e) => e.code)).toEqual(['E_PLUGIN_LOAD']);
     expect(late.some((e) => e.file === 'failed.js')).toBe(false);
+  });
+});
+
+describe('evaluate: hostile values (fixtures/hostile-values)', () => {
+  const recorded = globalThis as { __plugdTouched?: number; __plugdManyRefusals?: Record<string, number> };
+
+  test('a thrown Error with getters, or a Proxy, is reported without running a getter or a trap', async () => {
+    recorded.__plugdTouched = 0;
+    const out = await run('hostile-values');
+    expect(recorded.__plugdTouched).toBe(0);
+    const error = onlyLoadError(out['counting-error.js']);
+    expect(error).toMatchObject({ reason: 'throw', file: 'counting-error.js' });
+    expect(error.message).toContain('threw while loading: Error: <unreadable message>;');
+    const proxy = onlyLoadError(out['counting-proxy.js']);
+    expect(proxy).toMatchObject({ reason: 'throw', file: 'counting-proxy.js' });
+    expect(proxy.message).toContain('threw while loading: [Proxy];');
+    expect(proxy.line).toBeUndefined();
+    expect(recorded.__plugdTouched).toBe(0);
+  });
+
+  test(`100,000 register() calls: the first ${MAX_REGISTRATIONS_PER_MODULE} are taken, every further one throws one typed error naming the file`, async () => {
+    const out = await run('hostile-values');
+    const o = out['many-registrations.js']!;
+    expect(o.registrations).toHaveLength(MAX_REGISTRATIONS_PER_MODULE);
+    expect(o.errors).toHaveLength(1);
+    const error = o.errors[0];
+    expect(error).toBeInstanceOf(InvalidRegistrationError);
+    expect(error).toMatchObject({ code: 'E_INVALID_REGISTRATION', file: 'many-registrations.js', issues: [{ code: 'too_many_registrations', path: [] }] });
+    expect(error?.message).toContain(`more than ${MAX_REGISTRATIONS_PER_MODULE} times`);
+    expect(recorded.__plugdManyRefusals).toEqual({ E_INVALID_REGISTRATION: 100_000 - MAX_REGISTRATIONS_PER_MODULE });
   });
 });
