@@ -6,12 +6,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { resolve } from 'node:path';
-import { types } from 'node:util';
 import { check, type CheckOptions, type CheckSupervision } from './check.js';
 import { PluginInitError, PluginLoadError, type PlugdError } from './core/errors.js';
 import { DEFAULT_TIMEOUT } from './core/lifecycle.js';
 import { firstFrameBelow, type Location, type Place } from './util/locate.js';
 import { realPath } from './util/real-path.js';
+import { safeStack } from './util/render.js';
 
 /** A module or init that hung or ended an earlier worker, as the parent found it. */
 export interface Verdict {
@@ -91,7 +91,7 @@ function supervision(request: CheckRequest, post: (message: WorkerMessage) => vo
 function collectStrays(realDir: string): PlugdError[] {
   const strays: PlugdError[] = [];
   const stray = (thrown: unknown): void => {
-    const stack = thrownStack(thrown);
+    const stack = safeStack(thrown);
     const place = stack === undefined ? undefined : firstFrameBelow(stack, realDir);
     const file = place === undefined ? '(unknown file)' : place.path.slice(realDir.length + 1);
     strays.push(new PluginLoadError(file, 'throw', thrown, undefined, place === undefined ? undefined : { line: place.line, ...(place.column === undefined ? {} : { column: place.column }) }));
@@ -99,12 +99,5 @@ function collectStrays(realDir: string): PlugdError[] {
   process.on('uncaughtException', stray);
   process.on('unhandledRejection', stray);
   return strays;
-}
-
-/** The own `stack` of a thrown Error, read without running a getter or a Proxy trap. */
-function thrownStack(thrown: unknown): string | undefined {
-  if (!types.isNativeError(thrown) || types.isProxy(thrown)) return undefined;
-  const own = Object.getOwnPropertyDescriptor(thrown, 'stack');
-  return typeof own?.value === 'string' ? own.value : undefined;
 }
 

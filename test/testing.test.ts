@@ -57,10 +57,12 @@ describe('plugd/testing', () => {
     expect(result.errors.map((e) => e.toJSON())).toEqual(result.report.errors);
   });
 
-  test('a plugin that exits its process ends the check with an error naming the directory, not the test run', async () => {
-    const dir = await tempPluginDir({ 'a.js': "import { register } from 'plugd';\nprocess.exit(0);\n" });
+  test('a plugin that exits its process fails its file (reason exit), not the check or the test run', async () => {
+    const dir = await tempPluginDir({ 'a.js': "import { register } from 'plugd';\nprocess.exit(0);\n", 'b.js': "import { register } from 'plugd';\nregister({ type: 'b', id: 'b', init() {} });\n" });
     try {
-      await expect(checkDir(dir)).rejects.toThrow(`checking "${dir}": its worker exited (code 0) before reporting`);
+      const result = await checkDir(dir);
+      expect(result.report.errors).toEqual([expect.objectContaining({ code: 'E_PLUGIN_LOAD', file: 'a.js', reason: 'exit', line: 2 })]);
+      expect(result.report.plugins.map((p) => p.name)).toEqual(['b.b']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -13,6 +13,9 @@ import { resolveConfig, type DaemonConfig } from '../daemon/config.js';
 import { listen, SocketInUseError, SocketPathError } from '../daemon/control.js';
 import { lockRoot, RootInUseError, type RootLock } from '../daemon/root-lock.js';
 import { Daemon } from '../daemon/daemon.js';
+import type { PluginRecord } from '../core/record.js';
+import { startWatchdog } from '../daemon/watchdog.js';
+import { realPath } from '../util/real-path.js';
 import { createLogger, LEVELS } from '../daemon/logger.js';
 import { version } from '../util/version.js';
 import { UsageError, parse, timeoutOption, type Command } from './usage.js';
@@ -47,8 +50,10 @@ export const serveCommand: Command = async (args) => {
     log.fatal({ root: config.root, err: errorText(error) }, 'cannot lock the root');
     return 1;
   }
-  const daemon = new Daemon(config, log, version(), { watch: values.watch === true, locked: values.locked === true });
-  return run(config, log, daemon, lock);
+  const socket = join(config.state, 'plugd.sock');
+  const watchdog = watchOverMainThread(config, socket);
+  const daemon = new Daemon(config, log, version(), { watch: values.watch === true, locked: values.locked === true, onRecords: watchdog });
+  return run(config, log, daemon, lock, socket);
 };
 
 /**
@@ -56,8 +61,7 @@ export const serveCommand: Command = async (args) => {
  * signal, a failed startup, a required plugin down, a plugin's `process.exit()` - removes the
  * socket this run created, records the stop in the inventory and releases the root.
  */
-async function run(config: DaemonConfig, log: Logger, daemon: Daemon, lock: RootLock): Promise<number> {
-  const socket = join(config.state, 'plugd.sock');
+async function run(config: DaemonConfig, log: Logger, daemon: Daemon, lock: RootLock, socket: string): Promise<number> {
   let server: Server | undefined;
   let exiting: Promise<never> | undefined;
   const guard = guardExit(log, daemon, () => (server === undefined ? undefined : socket));
@@ -88,6 +92,28 @@ async function run(config: DaemonConfig, log: Logger, daemon: Daemon, lock: Root
     return shutdown(1);
   }
   return new Promise<number>(() => undefined); // runs until a signal
+}
+
+/** How long past its longest timeout the daemon's thread may stay blocked before the watchdog ends it. */
+const WATCHDOG_SLACK_MS = 2_000;
+
+/**
+ * Starts the watchdog thread (see daemon/watchdog.ts): a plugin that blocks the event loop (a busy
+ * loop in its top level, init or a callback) leaves a daemon deaf to signals and to its socket;
+ * past the longest timeout plus a margin, the watchdog logs the plugin file and line and kills
+ * the process, so that a supervisor restarts it. Returns what tells it the plugins of each file.
+ */
+function watchOverMainThread(config: DaemonConfig, socket: string): (records: readonly PluginRecord[]) => void {
+  const watchdog = startWatchdog({
+    limitMs: Math.max(config.timeouts.load, config.timeouts.init) + WATCHDOG_SLACK_MS,
+    pluginDir: realPath(config.pluginDir),
+    socket,
+  });
+  return (records) => {
+    const byFile: Record<string, string[]> = {};
+    for (const r of records) (byFile[r.file] ??= []).push(r.name);
+    watchdog?.plugins(byFile);
+  };
 }
 
 /** The message of a startup refusal (ours say what to do), or the rendering of anything else. */

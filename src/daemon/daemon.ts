@@ -89,6 +89,7 @@ export class Daemon {
   #live: ReadonlyMap<string, Version> = new Map();
   /** The plugins that should run, in registration order. */
   #records: PluginRecord[] = [];
+  readonly #onRecords: ((records: readonly PluginRecord[]) => void) | undefined;
   /** The last init order computed, and the plugins it was computed for. */
   #ordered: { records: readonly PluginRecord[]; graph: ReturnType<typeof resolveGraph> } | undefined;
   #runtime: Runtime | undefined;
@@ -110,7 +111,13 @@ export class Daemon {
   #heapWarned = false;
   readonly #startedAt = performance.now();
 
-  constructor(config: DaemonConfig, log: Logger, version: string, options: { watch?: boolean; locked?: boolean } = {}) {
+  /**
+   * `onRecords` is called whenever the set of registered plugins changes (after the first load and
+   * after each reload), before any of them is initialized.
+   */
+  constructor(config: DaemonConfig, log: Logger, version: string,
+    options: { watch?: boolean; locked?: boolean; onRecords?: (records: readonly PluginRecord[]) => void } = {}) {
+    this.#onRecords = options.onRecords;
     this.#config = config;
     this.#log = log;
     this.#version = version;
@@ -356,6 +363,7 @@ export class Daemon {
     this.#refused = decision.refused;
     this.#live = decision.live;
     this.#records = decision.records;
+    this.#onRecords?.(this.#records);
     return decision;
   }
 

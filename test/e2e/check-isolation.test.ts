@@ -24,7 +24,7 @@ function statuses(report: CheckReport): Record<string, string> {
 
 describe('plugd check contains what plugin code does', () => {
   test('a top-level busy loop is a timeout on its file and line; the other files are reported', async () => {
-    const { code, report } = await checkFiles({ 'm.js': "import { register } from 'plugd';\nregister({ type: 'm', id: 'm' });\nfor (;;) {}\n" });
+    const { code, report } = await checkFiles({ 'm.js': "import { register } from 'plugd';\nregister({ type: 'm', id: 'm', init() {} });\nfor (;;) {}\n" });
     expect(code).toBe(1);
     expect(report.errors).toEqual([expect.objectContaining({ code: 'E_PLUGIN_LOAD', file: 'm.js', reason: 'timeout', line: 3 })]);
     expect(statuses(report)).toEqual({ 'ok.a': 'ok', 'ok.z': 'ok' });
@@ -39,7 +39,7 @@ describe('plugd check contains what plugin code does', () => {
   }, 20_000);
 
   test.each([0, 1])('process.exit(%i) at the top level fails its file (reason exit), not the check', async (exitCode) => {
-    const { code, report } = await checkFiles({ 'm.js': `import { register } from 'plugd';\nregister({ type: 'm', id: 'm' });\nprocess.exit(${exitCode});\n` });
+    const { code, report } = await checkFiles({ 'm.js': `import { register } from 'plugd';\nregister({ type: 'm', id: 'm', init() {} });\nprocess.exit(${exitCode});\n` });
     expect(code).toBe(1);
     expect(report.errors).toEqual([expect.objectContaining({ code: 'E_PLUGIN_LOAD', file: 'm.js', reason: 'exit', line: 3 })]);
     expect(statuses(report)).toEqual({ 'ok.a': 'ok', 'ok.z': 'ok' });
@@ -56,7 +56,7 @@ describe('plugd check contains what plugin code does', () => {
     ['a throw from a timer', "setTimeout(() => { throw new Error('late'); }, 0);"],
     ['a rejection nobody handles', "Promise.reject(new Error('late'));"],
   ])('%s during the load is an error on its file', async (_, line) => {
-    const { code, report } = await checkFiles({ 'm.js': `import { register } from 'plugd';\n${line}\nregister({ type: 'm', id: 'm' });\n` });
+    const { code, report } = await checkFiles({ 'm.js': `import { register } from 'plugd';\n${line}\nregister({ type: 'm', id: 'm', init() {} });\n` });
     expect(code).toBe(1);
     expect(report.ok).toBe(false);
     expect(report.errors).toEqual([expect.objectContaining({ code: 'E_PLUGIN_LOAD', file: 'm.js', reason: 'throw', line: 2 })]);

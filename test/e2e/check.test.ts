@@ -132,6 +132,8 @@ describe('plugd check --json', () => {
       ['bad-relative.mjs', 'E_PLUGIN_LOAD', 'resolve'],
       ['bad-syntax.js', 'E_PLUGIN_LOAD', 'syntax'],
       ['hang.js', 'E_PLUGIN_LOAD', 'timeout'],
+      // A throw from a timer while the check runs fails the file its stack names.
+      ['late-throw.js', 'E_PLUGIN_LOAD', 'throw'],
     ]);
     expect(doc.plugins.map((p) => p.name)).toEqual(['io.n.v1.alive', 'io.n.v1.late-throw']);
   });
@@ -231,18 +233,18 @@ describe('plugd check: human output and usage errors', () => {
     const fake = `\n${ESC}[2J${ESC}[Hok: 0 plugin(s), no problems`;
     const dir = await tempPluginDir({
       'a.js': `throw new Error(${JSON.stringify(fake)});\n`,
-      // (fast-glob lists no name with a newline in it: such a file is never a plugin.)
+      // (A name with a control character is refused, never imported: E_PLUGIN_PATH.)
       [`b${ESC}[31m\tc.js`]: register('io.t.v1', 'b'),
     });
     const run = await plugd(['check', dir]);
     expect(run.code).toBe(1);
     expect(run.stdout).not.toContain(ESC);
     expect(run.stdout).toContain('Error: \\n\\x1b[2J\\x1b[Hok: 0 plugin(s), no problems');
-    expect(run.stdout).toMatch(/io\.t\.v1\s+b\s+ok\s+b\\x1b\[31m\\tc\.js\n/);
+    expect(run.stdout).toContain('E_PLUGIN_PATH  plugin path "b\\u001b[31m\\tc.js" has a control character');
     const json = await plugd(['check', dir, '--json']);
     const doc = parse(json.stdout);
     expect(doc.errors[0]?.message).toContain(fake);
-    expect(doc.plugins[0]?.file).toBe(`b${ESC}[31m\tc.js`);
+    expect(doc.errors[1]?.file).toBe(`b${ESC}[31m\tc.js`);
   });
 
   test('on a TTY the table is coloured, unless NO_COLOR is set', () => {

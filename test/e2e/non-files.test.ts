@@ -148,7 +148,7 @@ describe('a plugin file whose name has a newline', () => {
     const doc = JSON.parse(json.stdout) as { files: { file: string; status: string; error?: { code: string } }[] };
     expect(doc.files).toContainEqual(expect.objectContaining({ file: 'evil\nname.js', status: 'failed', error: expect.objectContaining({ code: 'E_PLUGIN_PATH' }) as unknown }));
     const human = await plugd(['ls', '--state', '.plugd/state'], { cwd: dir, timeoutMs: PROMPT });
-    expect(human.stdout).toContain('  "evil\\nname.js"  E_PLUGIN_PATH  plugin path "evil\\nname.js" has a control character');
+    expect(human.stdout).toContain('  evil\\nname.js  E_PLUGIN_PATH  plugin path "evil\\nname.js" has a control character');
     expect(human.stdout).not.toContain('evil\nname');
   }, TEST_TIMEOUT);
 });

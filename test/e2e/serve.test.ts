@@ -145,7 +145,9 @@ register({ type: 'io.t.b.v1', id: 'hostile', init: () => {
 } });
 `,
       'c.js': recorder('io.t.c.v1', 'after'),
-      [`d${String.fromCharCode(27)}[2J.js`]: "throw new Error('\\u001b[2Jall clear');\n",
+      'd.js': "throw new Error('\\u001b[2Jall clear');\n",
+      // (A control character in a file's name refuses the file: E_PLUGIN_PATH, its name escaped.)
+      [`e${String.fromCharCode(27)}[2J.js`]: recorder('io.t.e.v1', 'never'),
     });
     const d = start(['--plugins', p.plugins, '--state', p.state, '--root', p.root]);
     const ready = await d.waitFor(msg('ready'));
@@ -156,7 +158,8 @@ register({ type: 'io.t.b.v1', id: 'hostile', init: () => {
     // ls's human output escapes what a plugin supplied (its file name, its message).
     const ls = await plugd(['ls', '--state', p.state]);
     expect(ls.stdout).not.toContain(String.fromCharCode(27));
-    expect(ls.stdout).toContain('d\\x1b[2J.js  E_PLUGIN_LOAD');
+    expect(ls.stdout).toContain('d.js  E_PLUGIN_LOAD');
+    expect(ls.stdout).toContain('e\\x1b[2J.js  E_PLUGIN_PATH');
     expect(ls.stdout).toContain('Error: \\x1b[2Jall clear');
     d.child.kill('SIGTERM');
     expect(await d.exited()).toBe(0);
