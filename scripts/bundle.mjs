@@ -68,6 +68,10 @@ const ENTRIES = ['src/index.ts', 'src/testing.ts', 'src/check-worker.ts', 'src/c
 // The entries and the CLI's commands (imported lazily: each lazy import is a split point too).
 const entryPaths = new Set([...ENTRIES, ...readdirSync('src/cli').filter((f) => f.endsWith('.ts')).map((f) => `src/cli/${f}`)].map((f) => resolve(f)));
 
+// The executable's first module imports no library code: it starts what takes long to start before
+// the library loads (see src/cli/main.ts).
+const EARLY_MAIN = resolve('src/cli/main.ts');
+
 const oneLibraryChunk = {
   name: 'one-library-chunk',
   setup(b) {
@@ -75,7 +79,7 @@ const oneLibraryChunk = {
     b.onLoad({ filter: /.*/, namespace: 'plugd' }, () => ({
       contents: LIBRARY.map((f) => `import ${JSON.stringify(f)};`).join('\n'), loader: 'js', resolveDir: process.cwd(),
     }));
-    b.onLoad({ filter: /\.ts$/ }, (args) => (entryPaths.has(args.path)
+    b.onLoad({ filter: /\.ts$/ }, (args) => (entryPaths.has(args.path) && args.path !== EARLY_MAIN
       ? { contents: `import 'plugd:library';\n${readFileSync(args.path, 'utf8').replace(/^#!.*\n/, '')}`, loader: 'ts' }
       : undefined));
   },

@@ -13,8 +13,12 @@
  *   reason found, until a worker reports. What plugins print goes to stderr, never into a report.
  */
 import { resolve } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import type { CheckOptions, CheckReport, CheckResult } from './check.js';
-import type { CheckRequest, Verdict, WorkerMessage } from './check-worker.js';
+import type { CheckRequest, ParentMessage, Verdict, WorkerMessage } from './check-worker.js';
+import { checkPolicy } from './check.js';
+import { surveyDir } from './load/plan.js';
+import { surveyToData, type SurveyData } from './load/survey-transfer.js';
 import { whereBlocked } from './check-watchdog.js';
 import { DEFAULT_TIMEOUT } from './core/lifecycle.js';
 import { reviveError } from './core/errors.js';
@@ -38,12 +42,17 @@ interface Stopped {
  * when the directory cannot be read, or when plugin code stopped a worker where no file of the
  * directory can be blamed.
  */
-export async function checkIsolated(dir: string, options: CheckOptions = {}): Promise<CheckResult> {
+export async function checkIsolated(dir: string, options: CheckOptions = {}, started?: Worker): Promise<CheckResult> {
   const realDir = realPath(resolve(dir));
+  // The directory is surveyed here while the worker starts (a worker takes ~100 ms to boot).
+  const survey = surveyDir(resolve(dir), checkPolicy(options)).then(surveyToData);
+  survey.catch(() => undefined); // (awaited by every run)
   const skip = new Map<string, Verdict>();
   const failed = new Map<string, Verdict>();
+  let worker = started;
   for (;;) {
-    const outcome = await runWorker({ dir, options, skip: [...skip], failed: [...failed] }, realDir);
+    const outcome = await runWorker({ dir, options, skip: [...skip], failed: [...failed] }, realDir, survey, worker);
+    worker = undefined;
     if ('report' in outcome) return { report: outcome.report, errors: outcome.report.errors.map(reviveError) };
     const blamed = blame(outcome, realDir);
     const verdicts = outcome.init === undefined ? skip : failed;
@@ -54,24 +63,25 @@ export async function checkIsolated(dir: string, options: CheckOptions = {}): Pr
 }
 
 /** One worker's run: its report, or how it stopped without one. */
-function runWorker(request: CheckRequest, realDir: string): Promise<{ report: CheckReport } | Stopped> {
+function runWorker(request: CheckRequest, realDir: string, survey: Promise<SurveyData>, started?: Worker): Promise<{ report: CheckReport } | Stopped> {
   const timeout = request.options.timeout ?? DEFAULT_TIMEOUT;
-  const url = builtFile('check-worker.js');
-  const { Worker } = process.getBuiltinModule('node:worker_threads');
-  const worker = new Worker(url, { workerData: request, stdout: true, stderr: true });
+  const worker = started ?? startCheckWorker();
+  worker.ref();
   // Whatever plugins print is theirs, not the report's.
   worker.stdout.pipe(process.stderr, { end: false });
   worker.stderr.pipe(process.stderr, { end: false });
   return new Promise((settle, reject) => {
-    let lastBeat = Date.now();
+    survey.then((data) => { worker.postMessage({ request, survey: data } satisfies ParentMessage); }, reject);
+    // (Counted from the worker's first beat: how long it takes to start is not plugin code's.)
+    let lastBeat: number | undefined;
     let init: string | undefined;
     let exit: Stopped | undefined;
     let blocked = false;
     const watchdog = setInterval(() => {
-      if (Date.now() - lastBeat <= timeout) return;
+      if (lastBeat === undefined || Date.now() - lastBeat <= timeout) return;
       clearInterval(watchdog);
       blocked = true;
-      void whereBlocked(url.href, realDir).then(async (place) => {
+      void whereBlocked(worker.threadId, realDir).then(async (place) => {
         await worker.terminate();
         settle({ how: 'timeout', place, init });
       });
@@ -90,6 +100,12 @@ function runWorker(request: CheckRequest, realDir: string): Promise<{ report: Ch
       if (!blocked) settle(exit ?? { how: 'exit', place: undefined, code, init });
     });
   }).finally(() => worker.terminate()) as Promise<{ report: CheckReport } | Stopped>;
+}
+
+/** A new check worker, idle until it is sent its request. */
+export function startCheckWorker(url = builtFile('check-worker.js')): Worker {
+  const { Worker: WorkerThread } = process.getBuiltinModule('node:worker_threads');
+  return new WorkerThread(url, { stdout: true, stderr: true });
 }
 
 /** The verdict on what stopped a worker: the file (and line) its stack names, if it is in the directory. */

@@ -20,16 +20,16 @@ interface InspectorMessage {
 }
 
 /**
- * Pauses the worker whose module URL is `workerUrl` and returns the first frame of its stack in a
+ * Pauses the worker thread `threadId` and returns the first frame of its stack in a
  * file below `dir` (absolute, real), if any; undefined when nothing answers within `ms`.
  */
-export async function whereBlocked(workerUrl: string, dir: string, ms = 2_000): Promise<Place | undefined> {
+export async function whereBlocked(threadId: number, dir: string, ms = 2_000): Promise<Place | undefined> {
   // (Loaded on use: a check whose worker never blocks needs no inspector.)
   const { Session: InspectorSession } = process.getBuiltinModule('node:inspector');
   const session = new InspectorSession();
   session.connect();
   try {
-    const found = pauseAndLocate(session, workerUrl, dir);
+    const found = pauseAndLocate(session, threadId, dir);
     return await Promise.race([found, new Promise<undefined>((r) => { setTimeout(() => { r(undefined); }, ms).unref(); })]);
   } catch {
     return undefined;
@@ -38,7 +38,7 @@ export async function whereBlocked(workerUrl: string, dir: string, ms = 2_000): 
   }
 }
 
-function pauseAndLocate(session: Session, workerUrl: string, dir: string): Promise<Place | undefined> {
+function pauseAndLocate(session: Session, threadId: number, dir: string): Promise<Place | undefined> {
   const post = (method: string, params: object): Promise<unknown> =>
     new Promise((resolve, reject) => { session.post(method, params, (error, result) => { if (error === null) resolve(result); else reject(error); }); });
   const scripts = new Map<string, string>();
@@ -46,8 +46,11 @@ function pauseAndLocate(session: Session, workerUrl: string, dir: string): Promi
     let sessionId: string | undefined;
     const send = (id: number, method: string): Promise<unknown> =>
       post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id, method, params: {} }) });
-    session.on('NodeWorker.attachedToWorker', ({ params }: { params: { sessionId: string; workerInfo: { url: string } } }) => {
-      if (sessionId !== undefined || params.workerInfo.url !== workerUrl) return;
+    // The inspector numbers workers its own way; their title names the thread: `[worker 3]`
+    // (Node 20), `[worker 3] WorkerThread` (Node 24).
+    const title = new RegExp(`^\\[worker ${threadId}\\](?:\\s|$)`);
+    session.on('NodeWorker.attachedToWorker', ({ params }: { params: { sessionId: string; workerInfo: { title: string } } }) => {
+      if (sessionId !== undefined || !title.test(params.workerInfo.title)) return;
       sessionId = params.sessionId;
       send(1, 'Debugger.enable').then(() => send(2, 'Debugger.pause')).catch(reject);
     });

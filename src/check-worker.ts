@@ -4,13 +4,15 @@
  * its progress, and at the end the JSON report. Plugin code runs only here: whatever it does to
  * this thread's globals, the parent writes the report.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { resolve } from 'node:path';
 import { check, type CheckOptions, type CheckSupervision } from './check.js';
 import { PluginInitError, PluginLoadError, type PlugdError } from './core/errors.js';
 import { DEFAULT_TIMEOUT } from './core/lifecycle.js';
 import { firstFrameBelow, type Location, type Place } from './util/locate.js';
 import { realPath } from './util/real-path.js';
+import type { Survey } from './load/plan.js';
+import { surveyFromData, type SurveyData } from './load/survey-transfer.js';
 import { safeStack } from './util/render.js';
 
 /** A module or init that hung or ended an earlier worker, as the parent found it. */
@@ -46,13 +48,25 @@ export type WorkerMessage =
 /** How often the worker tells its parent that its event loop turns. */
 export const BEAT_MS = 100;
 
-const port = parentPort;
-if (port !== null) await run(port.postMessage.bind(port), workerData as CheckRequest);
+/** What the parent posts, once: the request, and the survey of the directory it made while this worker started. */
+export interface ParentMessage {
+  readonly request: CheckRequest;
+  readonly survey: SurveyData;
+}
 
-async function run(post: (message: WorkerMessage) => void, request: CheckRequest): Promise<void> {
+const port = parentPort;
+if (port !== null) {
+  // The beat starts at once: the parent's watchdog counts from the first one.
+  const beat = (): void => { port.postMessage({ beat: true } satisfies WorkerMessage); };
+  beat();
+  setInterval(beat, BEAT_MS).unref();
+  const { request, survey } = await new Promise<ParentMessage>((resolve) => { port.once('message', resolve); });
+  await run(port.postMessage.bind(port), request, surveyFromData(survey));
+}
+
+async function run(post: (message: WorkerMessage) => void, request: CheckRequest, survey: Survey): Promise<void> {
   const { dir, options } = request;
   const realDir = realPath(resolve(dir));
-  setInterval(() => { post({ beat: true }); }, BEAT_MS).unref();
   const strays = collectStrays(realDir);
   let reported = false;
   process.on('exit', (code) => {
@@ -64,12 +78,12 @@ async function run(post: (message: WorkerMessage) => void, request: CheckRequest
     post({ exit: { code, place: firstFrameBelow(stack, realDir) } });
   });
   try {
-    const { report } = await check(dir, options, supervision(request, post));
+    const { report } = await check(dir, options, { ...supervision(request, post), survey });
     if (strays.length > 0) report.errors.push(...strays.map((e) => e.toJSON()));
     reported = true;
     post({ report: { ...report, ok: report.errors.length === 0 } });
   } catch (error) {
-    // Only an unreadable directory throws: the parent rethrows it with its code.
+    // (The parent's survey read the directory: only a bug of plugd's own can get here.)
     const { message, code } = error as NodeJS.ErrnoException;
     reported = true;
     post(code === undefined ? { failure: { message } } : { failure: { message, code } });

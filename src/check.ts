@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { ConfigError, type ErrorJSON, type PlugdError } from './core/errors.js';
 import { startPlugins } from './core/lifecycle.js';
 import { DEFAULT_TIMEOUT, Registry, type PluginRecord } from './load/registry.js';
+import type { AdmitOptions } from './load/admit.js';
+import type { Survey } from './load/plan.js';
 import { nearest } from './util/hint.js';
 
 /** Options of {@link check}. */
@@ -77,18 +79,26 @@ export interface CheckSupervision {
   readonly skip?: ReadonlyMap<string, PlugdError>;
   /** Plugins not to initialize, each failed with the given error. */
   readonly failed?: ReadonlyMap<string, PlugdError>;
+  /** What a survey of the directory found beforehand (see {@link surveyDir}), to load instead of scanning. */
+  readonly survey?: Survey;
+}
+
+/** The admission checks a check runs with `options`. */
+export function checkPolicy(options: CheckOptions): AdmitOptions {
+  return { permissions: true, locked: options.locked === true, allowInsecure: options.allowInsecure === true };
 }
 
 /** Checks the plugin directory `dir`. Throws only for an unreadable directory. */
 export async function check(dir: string, options: CheckOptions = {}, supervision: CheckSupervision = {}): Promise<CheckResult> {
   const timeout = options.timeout ?? DEFAULT_TIMEOUT;
   const registry = new Registry();
-  const { onModule, onInit, skip, failed } = supervision;
+  const { onModule, onInit, skip, failed, survey } = supervision;
   const load = await registry.load(dir, {
     timeout,
-    admit: { permissions: true, locked: options.locked === true, allowInsecure: options.allowInsecure === true },
+    admit: checkPolicy(options),
     ...(onModule === undefined ? {} : { onModule }),
     ...(skip === undefined ? {} : { skip }),
+    ...(survey === undefined ? {} : { survey }),
   });
   const records = registry.plugins();
   const disabled = new Set(options.disable ?? []);

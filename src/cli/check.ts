@@ -5,7 +5,7 @@ import { escapeControl, table, wantsColour } from './output.js';
 import { UsageError, parse, timeoutOption, type Command } from './usage.js';
 
 /** Runs `plugd check`; resolves to the exit status. */
-export const checkCommand: Command = async (args) => {
+export const checkCommand: Command = async (args, early) => {
   const { values, positionals } = parse(args, {
     json: { type: 'boolean' },
     init: { type: 'boolean' },
@@ -24,7 +24,7 @@ export const checkCommand: Command = async (args) => {
   // its clock, or change the report.
   const { report, errors } = await checkIsolated(dir, {
     init: values.init === true, timeout, locked: values.locked === true, allowInsecure: values['allow-insecure'] === true, disable: values.disable ?? [],
-  });
+  }, early?.checkWorker);
   if (values.json === true) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } else {

@@ -1,62 +1,21 @@
 #!/usr/bin/env node
 /**
- * The `plugd` command line. Exit status: 0 fine, 1 problems found, 2 usage error (one line on
- * stderr, no stack trace).
+ * The `plugd` executable. It imports nothing of plugd before it starts what takes long to start:
+ * `plugd check` runs plugin code in a worker thread, which takes ~100 ms to boot, so that thread
+ * is started first and boots while this one loads the rest of plugd and surveys the directory
+ * (run.ts, check-isolated.ts). Everything else happens in run.ts.
  */
-import { renderThrown } from '../core/errors.js';
-import { version } from '../util/version.js';
-import { UsageError, type Command } from './usage.js';
+import type { Early } from './usage.js';
 
-// Each command loads only what it needs: `check` must not pay for the daemon's pino, SQLite and
-// chokidar (measured: +10% of a 2,000-plugin check).
-const commands: Record<string, () => Promise<Command>> = {
-  check: async () => (await import('./check.js')).checkCommand,
-  serve: async () => (await import('./serve.js')).serveCommand,
-  ls: async () => (await import('./ls.js')).lsCommand,
-  lock: async () => (await import('./lock.js')).lockCommand,
-};
+const argv = process.argv.slice(2);
+const early: Early = argv[0] === 'check' ? { checkWorker: startCheckWorker() } : {};
+const { run } = await import('./run.js');
+run(argv, early);
 
-const HELP = `usage: plugd <command> [options]
-
-commands:
-  check <dir> [--json] [--init] [--timeout <ms>] [--locked] [--allow-insecure]
-        [--disable <name>]...                      load a plugin directory and report its problems
-  serve [--plugins <dir>] [--config <file>] [--root <dir>] [--state <dir>] [--watch]
-        [--locked] [--allow-insecure] [--timeout <ms>] [--log-level <level>]
-                                                   run the daemon (config: ./plugd.toml if present)
-  ls [--state <dir>] [--json] [--detailed]         list the plugins of the running daemon
-  lock <dir>                                       write <dir>/plugd.lock (sha256 of every plugin file)
-
-  plugd --version    print the version
-`;
-
-/** Writes `text` to stdout and exits with `code` once it is flushed (plugins may hold the loop open). */
-function exit(code: number): void {
-  process.stdout.write('', () => process.exit(code));
-}
-
-const [name, ...args] = process.argv.slice(2);
-if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-  process.stdout.write(HELP);
-  exit(name === undefined ? 2 : 0);
-} else if (name === '--version' || name === '-v') {
-  process.stdout.write(version() + '\n');
-  exit(0);
-} else {
-  const command = commands[name];
-  if (command === undefined) {
-    process.stderr.write(`plugd: unknown command "${name}" (try plugd --help)\n`);
-    exit(2);
-  } else {
-    command().then(async (run) => run(args)).then(exit, (error: unknown) => {
-      if (error instanceof UsageError) {
-        process.stderr.write(`plugd: ${error.message}\n`);
-        exit(2);
-      } else {
-        // Anything else means the check could not be carried out: not "problems found".
-        process.stderr.write(`plugd: ${renderThrown(error)}\n`);
-        exit(2);
-      }
-    });
-  }
+/** The check's worker, idle until it is sent its request; it keeps nothing alive on its own. */
+function startCheckWorker(): Early['checkWorker'] {
+  const { Worker } = process.getBuiltinModule('node:worker_threads');
+  const worker = new Worker(new URL('../check-worker.js', import.meta.url), { stdout: true, stderr: true });
+  worker.unref();
+  return worker;
 }

@@ -2,7 +2,13 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** A command: parses its arguments, does its work, resolves to the exit status. */
-export type Command = (args: string[]) => Promise<number>;
+export type Command = (args: string[], early?: Early) => Promise<number>;
+
+/** What the `plugd` executable started before loading the rest of plugd (see main.ts). */
+export interface Early {
+  /** `plugd check`'s worker thread, already booting, waiting for its request. */
+  readonly checkWorker?: import('node:worker_threads').Worker;
+}
 
 /** A bad command line or unusable input: printed as one line on stderr, exit status 2. */
 export class UsageError extends Error {

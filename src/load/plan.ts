@@ -28,13 +28,39 @@ export interface LoadPlan {
   realPath(entry: Entry): string;
 }
 
-/** The plan to load all of `dir` (absolute), with the admission checks `policy` asks for. */
-export async function planDir(dir: string, policy: AdmitOptions = {}): Promise<LoadPlan> {
-  if (!checks(policy)) return plan(dir, await scan(dir), undefined);
+/**
+ * What a load of a whole directory finds before it imports anything: its entries and the admission
+ * checks' outcome. Plain data and plugd's errors: it can be made in one thread (an isolated check's
+ * parent, while its worker starts) and loaded in another (see survey-transfer.ts).
+ */
+export interface Survey {
+  /** The plugin directory (absolute). */
+  readonly dir: string;
+  /** The admission checks asked for. */
+  readonly policy: AdmitOptions;
+  /** The plugin entries, sorted. */
+  readonly entries: readonly Entry[];
+  /** The admission checks' outcome, when any ran. */
+  readonly admission: Admission | undefined;
+}
+
+/** Scans all of `dir` (absolute) and runs the admission checks `policy` asks for; imports nothing. */
+export async function surveyDir(dir: string, policy: AdmitOptions = {}): Promise<Survey> {
+  if (!checks(policy)) return { dir, policy, entries: await scan(dir), admission: undefined };
   const tree = await walkTree(dir);
   const admission = await admit(dir, tree.files, policy);
-  await checkModules(dir, policy, admission);
-  return plan(dir, entriesOf(dir, tree), admission);
+  return { dir, policy, entries: entriesOf(dir, tree), admission };
+}
+
+/** The plan to load all of `dir` (absolute), with the admission checks `policy` asks for. */
+export async function planDir(dir: string, policy: AdmitOptions = {}): Promise<LoadPlan> {
+  return planSurveyed(await surveyDir(dir, policy));
+}
+
+/** The plan to load what `survey` found: the module hooks learn what to check as they load it. */
+export async function planSurveyed(survey: Survey): Promise<LoadPlan> {
+  await checkModules(survey.dir, survey.policy, survey.admission);
+  return plan(survey.dir, survey.entries, survey.admission);
 }
 
 /** The plan to load just `units` of `dir` (top-level files or folders, by name): a hot reload. */

@@ -13,7 +13,7 @@ import { DEFAULT_TIMEOUT, startPlugins, type Running, type StartOptions } from '
 import type { Entry } from './scan.js';
 import type { AdmitOptions } from './admit.js';
 import { unitOf } from './scan.js';
-import { freshLoad, planDir, type LoadPlan } from './plan.js';
+import { freshLoad, planDir, planSurveyed, type LoadPlan, type Survey } from './plan.js';
 
 
 /** What became of one plugin file in a load. */
@@ -66,6 +66,12 @@ export interface LoadOptions {
    * the given error: how an isolated check reports a module that hung its thread or ended it.
    */
   readonly skip?: ReadonlyMap<string, PlugdError>;
+  /**
+   * What {@link surveyDir} found in `dir` beforehand (an isolated check's parent surveys while its
+   * worker starts): the load imports its entries, with its admission outcome, instead of scanning
+   * again; `admit` is then the survey's.
+   */
+  readonly survey?: Survey;
 }
 
 export { DEFAULT_TIMEOUT };
@@ -102,7 +108,7 @@ export class Registry {
     this.#loading = true;
     try {
       const start = performance.now();
-      const plan = withSkips(await planDir(resolve(dir), options.admit), options.skip);
+      const plan = withSkips(options.survey === undefined ? await planDir(resolve(dir), options.admit) : await planSurveyed(options.survey), options.skip);
       await freshLoad(plan.dir);
       return await this.#load(plan, plan.entries, options, start);
     } finally {

@@ -11,20 +11,25 @@ import { PluginLoadError, PluginPathError } from '../core/errors.js';
 import { fileKind } from '../util/read-regular.js';
 import { hasControlCharacter } from '../util/render.js';
 
+let fastGlob: typeof import('fast-glob') | undefined;
+
 /**
- * fast-glob, from the one-file build that `npm run build` makes of it (dist/vendor: one file
- * loads in a third of the time of its ~25 modules from node_modules, on every CLI start), else from
- * node_modules (running from sources).
+ * fast-glob, loaded on first use (a process that imports plugd but never scans - an isolated
+ * check's worker, a plugin - does not pay its ~10 ms): from the one-file build that
+ * `npm run build` makes of it (dist/vendor: one file loads in a third of the time of its ~25
+ * modules from node_modules), else from node_modules (running from sources).
  */
-const fg = ((): typeof import('fast-glob') => {
+function fg(): typeof import('fast-glob') {
+  if (fastGlob !== undefined) return fastGlob;
   const require = createRequire(import.meta.url);
   try {
-    return require('../../vendor/fast-glob.cjs') as typeof import('fast-glob');
+    fastGlob = require('../../vendor/fast-glob.cjs') as typeof import('fast-glob');
   } catch (error) {
     if ((error as { code?: unknown }).code !== 'MODULE_NOT_FOUND') throw error;
-    return require('fast-glob') as typeof import('fast-glob');
+    fastGlob = require('fast-glob') as typeof import('fast-glob');
   }
-})();
+  return fastGlob;
+}
 
 /** One plugin entry file. */
 export interface Entry {
@@ -50,7 +55,7 @@ const PATTERNS = ['*.js', '*.mjs', '*/index.js', '*/index.mjs'];
  */
 export async function scan(dir: string): Promise<Entry[]> {
   const root = await existingDir(dir);
-  const found = await fg(PATTERNS, { cwd: root, dot: false, onlyFiles: false, objectMode: true, ignore: ['node_modules/**'], followSymbolicLinks: true });
+  const found = await fg()(PATTERNS, { cwd: root, dot: false, onlyFiles: false, objectMode: true, ignore: ['node_modules/**'], followSymbolicLinks: true });
   const files: string[] = [];
   const others: string[] = [];
   for (const { path, dirent } of found) {
@@ -92,14 +97,14 @@ export async function walkTree(dir: string, units?: readonly string[]): Promise<
     const own = await lstat(join(root, unit)).catch(() => undefined);
     const info = own?.isSymbolicLink() === true ? await stat(join(root, unit)).catch(() => own) : own;
     if (info === undefined || unit.startsWith('.') || unit === 'node_modules') continue;
-    if (info.isDirectory()) patterns.push(`${fg.escapePath(unit)}/**/*`);
+    if (info.isDirectory()) patterns.push(`${fg().escapePath(unit)}/**/*`);
     else if (info.isFile()) files.push(unit);
     else if (isEntryName(unit)) others.push(unit);
   }
   // dot: false only hides dot entries from the results: fast-glob would still walk into them (a
   // .git, or a .link -> /). Ignoring them prunes the walk; the depth bounds a symlink loop, which
   // the permission checks report.
-  const found = patterns.length === 0 ? [] : await fg(patterns, { cwd: root, dot: false, onlyFiles: false, objectMode: true, ignore: ['node_modules/**', '**/.*/**'], followSymbolicLinks: true, deep: 12 });
+  const found = patterns.length === 0 ? [] : await fg()(patterns, { cwd: root, dot: false, onlyFiles: false, objectMode: true, ignore: ['node_modules/**', '**/.*/**'], followSymbolicLinks: true, deep: 12 });
   for (const { path, dirent } of found) {
     if (dirent.isFile()) files.push(path);
     else if (!dirent.isDirectory() && isEntryName(path)) others.push(path);
