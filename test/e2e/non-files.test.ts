@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { plugd, tempPluginDir } from '../support/cli.js';
-import { msg, serve, type DaemonProcess } from '../support/daemon.js';
+import { daemonsPerTest, msg } from '../support/daemon.js';
 
 /** How long a run may take before it counts as hung: generous for a loaded machine, far below the test timeout. */
 const PROMPT = 8_000;
@@ -24,15 +24,9 @@ interface Doc {
   errors: { code: string; file: string; reason?: string; message: string }[];
 }
 
+const start = daemonsPerTest();
 const dirs: string[] = [];
-const running: DaemonProcess[] = [];
-afterEach(async () => {
-  for (const d of running.splice(0)) {
-    if (d.child.exitCode === null && d.child.signalCode === null) {
-      d.child.kill('SIGKILL');
-      await d.exited();
-    }
-  }
+afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -79,8 +73,7 @@ describe('a FIFO in place of a file plugd reads', () => {
   test('serve --watch --locked with a FIFO plugd.lock: ready, every plugin refused with E_INTEGRITY, and SIGTERM stops it', async () => {
     const dir = await temp({ 'plugins/a.js': register('a') });
     mkfifo(join(dir, 'plugins/plugd.lock'));
-    const d = serve(['--watch', '--locked', '--plugins', 'plugins', '--state', '.plugd/state', '--root', '.plugd/root'], dir);
-    running.push(d);
+    const d = start(['--watch', '--locked', '--plugins', 'plugins', '--state', '.plugd/state', '--root', '.plugd/root'], dir);
     const refused = await d.waitFor(msg('plugin file failed to load', { file: 'a.js', code: 'E_INTEGRITY' }), PROMPT);
     expect(String(refused.err)).toContain('FIFO');
     await d.waitFor(msg('ready'), PROMPT);
@@ -141,8 +134,7 @@ describe('a plugin file whose name has a newline', () => {
 
   test('serve reports it on the file, and plugd ls shows the name escaped, on one line', async () => {
     const dir = await temp({ 'plugins/a.js': register('a'), 'plugins/evil\nname.js': register('evil') });
-    const d = serve(['--plugins', 'plugins', '--state', '.plugd/state', '--root', '.plugd/root'], dir);
-    running.push(d);
+    const d = start(['--plugins', 'plugins', '--state', '.plugd/state', '--root', '.plugd/root'], dir);
     await d.waitFor(msg('ready'), PROMPT);
     const json = await plugd(['ls', '--json', '--state', '.plugd/state'], { cwd: dir, timeoutMs: PROMPT });
     const doc = JSON.parse(json.stdout) as { files: { file: string; status: string; error?: { code: string } }[] };

@@ -5,7 +5,7 @@
  * socket's path (a regular file, too long, no permission), one daemon per root, a plugin calling
  * `process.exit()`, and SIGTERM while an init is in flight.
  */
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,23 +14,9 @@ import { chmod, chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { get } from '../../src/daemon/control.js';
 import { BIN, tempPluginDir } from '../support/cli.js';
-import { msg, serve, type DaemonProcess } from '../support/daemon.js';
+import { daemonsPerTest, msg, type DaemonProcess } from '../support/daemon.js';
 
-const running: DaemonProcess[] = [];
-afterEach(async () => {
-  for (const d of running.splice(0)) {
-    if (d.child.exitCode === null && d.child.signalCode === null) {
-      d.child.kill('SIGKILL');
-      await d.exited();
-    }
-  }
-});
-
-function start(args: readonly string[], cwd?: string): DaemonProcess {
-  const d = serve(args, cwd);
-  running.push(d);
-  return d;
-}
+const start = daemonsPerTest();
 
 interface Project { dir: string; plugins: string; root: string; state: string; socket: string; args: string[] }
 

@@ -4,22 +4,14 @@
  * watchdog thread ends it within the timeout plus a few seconds, after one fatal log line that
  * names the plugin file and line, and removes the control socket, so that a supervisor restarts it.
  */
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempPluginDir } from '../support/cli.js';
-import { msg, serve, type DaemonProcess } from '../support/daemon.js';
+import { daemonsPerTest, msg, type DaemonProcess } from '../support/daemon.js';
 
-const running: DaemonProcess[] = [];
-afterEach(async () => {
-  for (const d of running.splice(0)) {
-    if (d.child.exitCode === null && d.child.signalCode === null) {
-      d.child.kill('SIGKILL');
-      await d.exited();
-    }
-  }
-});
+const start = daemonsPerTest();
 
 const BLOCKED = 'a plugin blocked the event loop: the daemon cannot answer or close anything; exiting so a supervisor restarts it';
 const OK = "import { register } from 'plugd';\nregister({ type: 'ok', id: 'ok', init() { return 1; } });\n";
@@ -28,8 +20,7 @@ const OK = "import { register } from 'plugd';\nregister({ type: 'ok', id: 'ok', 
 async function daemon(files: Readonly<Record<string, string>>, args: readonly string[] = []): Promise<{ d: DaemonProcess; dir: string; socket: string }> {
   const base = await tempPluginDir({});
   const plugins = await tempPluginDir(files);
-  const d = serve(['--plugins', plugins, '--state', join(base, 'state'), '--root', join(base, 'root'), '--timeout', '500', ...args]);
-  running.push(d);
+  const d = start(['--plugins', plugins, '--state', join(base, 'state'), '--root', join(base, 'root'), '--timeout', '500', ...args]);
   return { d, dir: plugins, socket: join(base, 'state', 'plugd.sock') };
 }
 

@@ -2,7 +2,7 @@
  * End-to-end: `plugd serve` and `plugd ls` as real child processes on temp directories, with the
  * real control socket, the real SQLite file and real signals.
  */
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,23 +11,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { get } from '../../src/daemon/control.js';
 import { BIN, plugd, tempPluginDir } from '../support/cli.js';
-import { msg, serve, type DaemonProcess } from '../support/daemon.js';
+import { daemonsPerTest, msg } from '../support/daemon.js';
 
-const running: DaemonProcess[] = [];
-afterEach(async () => {
-  for (const d of running.splice(0)) {
-    if (d.child.exitCode === null) {
-      d.child.kill('SIGKILL');
-      await d.exited();
-    }
-  }
-});
-
-function start(args: readonly string[], cwd?: string): DaemonProcess {
-  const d = serve(args, cwd);
-  running.push(d);
-  return d;
-}
+const start = daemonsPerTest();
 
 /**
  * A plugin that appends `event:name` lines to `<dir>/../events.log` on init and close, so a test

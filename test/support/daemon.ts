@@ -1,4 +1,5 @@
 /** Drives a real `plugd serve` child process: its JSON log lines, its socket, its signals. */
+import { afterEach } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { BIN } from './cli.js';
 
@@ -74,3 +75,24 @@ export function serve(args: readonly string[], cwd = process.cwd()): DaemonProce
 /** The line whose `msg` is `msg` (and whose fields include `fields`). */
 export const msg = (text: string, fields: Record<string, unknown> = {}) => (line: LogLine): boolean =>
   line.msg === text && Object.entries(fields).every(([k, v]) => line[k] === v);
+
+/**
+ * `serve` for one test file: every daemon it starts that is still running after a test is killed
+ * (SIGKILL) and waited for, so that no test leaves a daemon behind.
+ */
+export function daemonsPerTest(): (args: readonly string[], cwd?: string) => DaemonProcess {
+  const running: DaemonProcess[] = [];
+  afterEach(async () => {
+    for (const d of running.splice(0)) {
+      if (d.child.exitCode === null && d.child.signalCode === null) {
+        d.child.kill('SIGKILL');
+        await d.exited();
+      }
+    }
+  });
+  return (args, cwd) => {
+    const d = serve(args, cwd);
+    running.push(d);
+    return d;
+  };
+}
