@@ -59,40 +59,41 @@ export async function planDir(dir: string, policy: AdmitOptions = {}): Promise<L
 
 /** The plan to load what `survey` found: the module hooks learn what to check as they load it. */
 export async function planSurveyed(survey: Survey): Promise<LoadPlan> {
-  await checkModules(survey.dir, survey.policy, survey.admission);
-  return plan(survey.dir, survey.entries, survey.admission);
+  return prepare(survey.dir, survey.policy, survey.entries, survey.admission);
 }
 
 /** The plan to load just `units` of `dir` (top-level files or folders, by name): a hot reload. */
 export async function planUnits(dir: string, units: readonly string[], policy: AdmitOptions = {}): Promise<LoadPlan> {
   const tree = await walkTree(dir, units);
   const admission = checks(policy) ? await admit(dir, tree.files, policy, units) : undefined;
-  await checkModules(dir, policy, admission);
-  return plan(dir, entriesOf(dir, tree), admission);
+  return prepare(dir, policy, entriesOf(dir, tree), admission);
+}
+
+/** The plan to load `entries` of `dir`, once the module hooks learned what to check as they load them. */
+async function prepare(dir: string, policy: AdmitOptions, entries: readonly Entry[], admission: Admission | undefined): Promise<LoadPlan> {
+  const realDir = realPath(dir);
+  await checkModules(realDir, policy, admission);
+  return {
+    dir, entries, admission,
+    problems: (entry) => problemsOf(admission, entry),
+    realPath: realPaths(dir, realDir, admission),
+  };
 }
 
 /**
- * Tells the module hooks what to check as the modules of `dir` load: the digests of a locked load,
+ * Tells the module hooks what to check as the modules of the directory (at its real path `realDir`) load: the digests of a locked load,
  * and the owners that the packages and outside files its plugins load may have (the directory's
  * own files were checked by the admission).
  */
-async function checkModules(dir: string, policy: AdmitOptions, admission: Admission | undefined): Promise<void> {
+async function checkModules(realDir: string, policy: AdmitOptions, admission: Admission | undefined): Promise<void> {
   const hooks = moduleHooks();
-  const url = `${fileUrl(realPath(dir))}/`;
+  const url = `${fileUrl(realDir)}/`;
   const lock = admission?.lock;
   if (lock !== undefined) await hooks.apply({ kind: 'lock', dir: url, files: lock.files });
   const owners = policy.permissions === true && policy.allowInsecure !== true && process.platform !== 'win32' ? allowedOwners() : undefined;
   await hooks.apply({ kind: 'owners', dir: url, owners: owners ?? null });
 }
 
-
-function plan(dir: string, entries: readonly Entry[], admission: Admission | undefined): LoadPlan {
-  return {
-    dir, entries, admission,
-    problems: (entry) => problemsOf(admission, entry),
-    realPath: realPaths(dir, admission),
-  };
-}
 
 /**
  * Real paths of a directory's entries with as few system calls as possible: each one costs about
@@ -101,8 +102,7 @@ function plan(dir: string, entries: readonly Entry[], admission: Admission | und
  * symlink below the directory moves an entry: the admission checks already know each one (they
  * lstat every file); without them, a top-level entry costs one lstat, a folder plugin a realpath.
  */
-function realPaths(dir: string, admission: Admission | undefined): (entry: Entry) => string {
-  const realDir = realPath(dir);
+function realPaths(dir: string, realDir: string, admission: Admission | undefined): (entry: Entry) => string {
   const moved = (file: string): boolean => {
     const links = admission?.links;
     if (links !== undefined) return links.has(file) || links.has(unitOf(file));
